@@ -1,0 +1,1 @@
+"""Utilities shared by losses, metrics and prediction code (keypoint PCA, ...)."""
