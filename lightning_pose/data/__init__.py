@@ -1,0 +1,1 @@
+"""Data side of Lightning Pose: labels, heatmap targets, datasets, datamodules, video."""
