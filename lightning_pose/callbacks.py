@@ -2,8 +2,9 @@
 
 import lightning.pytorch as pl
 import torch
+from lightning.pytorch.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
 
-__all__ = ["AnnealWeight", "UnfreezeBackbone", "anneal_value", "unfreeze_lr"]
+__all__ = ["AnnealWeight", "UnfreezeBackbone", "anneal_value", "get_callbacks", "unfreeze_lr"]
 
 
 def anneal_value(epoch: int, init_val: float, increase_factor: float, final_val: float, freeze_until_epoch: int) -> float:
@@ -93,3 +94,33 @@ class UnfreezeBackbone(pl.Callback):
         groups[0]["lr"] = unfreeze_lr(t, unfreeze_at, self._base_lr or 0.0, head_lr, self.warm_up_ratio)
         if t >= unfreeze_at and groups[0]["lr"] >= head_lr:
             self._warmed_up = True
+
+
+def get_callbacks(
+    training_cfg,
+    callbacks_cfg,
+    semi_supervised: bool,
+    checkpointing: bool = True,
+    lr_monitor: bool = True,
+) -> list[pl.Callback]:
+    """Lightning Pose's callback set: early stopping (optional), backbone unfreezing, learning-rate
+    monitor, best-validation-loss checkpoint, periodic checkpoints, loss annealing."""
+    callbacks: list[pl.Callback] = []
+    if training_cfg.early_stopping:
+        callbacks.append(
+            EarlyStopping(monitor="val_supervised_loss", patience=int(training_cfg.early_stop_patience), mode="min")
+        )
+    callbacks.append(
+        UnfreezeBackbone(unfreeze_epoch=training_cfg.unfreezing_epoch, unfreeze_step=training_cfg.unfreezing_step)
+    )
+    if lr_monitor:
+        callbacks.append(LearningRateMonitor(logging_interval="epoch"))
+    if checkpointing:
+        callbacks.append(
+            ModelCheckpoint(monitor="val_supervised_loss", mode="min", filename="{epoch}-{step}-best", save_top_k=1)
+        )
+        if training_cfg.ckpt_every_n_epochs:
+            callbacks.append(ModelCheckpoint(every_n_epochs=int(training_cfg.ckpt_every_n_epochs), save_top_k=-1))
+    if semi_supervised:
+        callbacks.append(AnnealWeight(**callbacks_cfg.anneal_weight))
+    return callbacks

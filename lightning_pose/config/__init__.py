@@ -20,7 +20,12 @@ from lightning_pose.config.schema import (
     IMGAUG_PRESETS,
     LightningPoseConfig,
 )
-from lightning_pose.config.validate import UNSUPERVISED_LOSSES, is_multiview, validate_config
+from lightning_pose.config.validate import (
+    UNSUPERVISED_LOSSES,
+    check_if_semi_supervised,
+    is_multiview,
+    validate_config,
+)
 
 __all__ = [
     "ALLOWED_MODEL_TYPES",
@@ -30,6 +35,7 @@ __all__ = [
     "LP_ROOT_PATH",
     "LightningPoseConfig",
     "UNSUPERVISED_LOSSES",
+    "check_if_semi_supervised",
     "default_config",
     "is_multiview",
     "load_config",

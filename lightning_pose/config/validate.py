@@ -70,6 +70,14 @@ def _get(cfg: DictConfig, key: str) -> Any:
 # ------------------------------------------------------------------------------------------
 
 
+
+def check_if_semi_supervised(losses_to_use: Sequence[str] | None = None) -> bool:
+    """False for None, ``[]`` or ``[""]``; True for any other content (names are not validated here)."""
+    if losses_to_use is None:
+        return False
+    losses = list(losses_to_use)
+    return not (len(losses) == 0 or losses == [""])
+
 def is_multiview(cfg: DictConfig) -> bool:
     """True when ``data.view_names`` lists two or more views; a single view name is an error."""
     view_names = cfg.data.view_names
@@ -304,7 +312,7 @@ def _check_reprojection(cfg: DictConfig) -> None:
 
 
 def _check_video_dirs(cfg: DictConfig) -> None:
-    if cfg.model.losses_to_use and cfg.data.video_dir is None:
+    if check_if_semi_supervised(cfg.model.losses_to_use) and cfg.data.video_dir is None:
         raise ConfigError("data.video_dir", "must be set when model.losses_to_use is not empty")
     if cfg.eval.predict_vids_after_training and cfg.eval.test_videos_directory is None:
         raise ConfigError(

@@ -5,12 +5,12 @@ import glob
 import logging
 import os
 import typing
-from collections.abc import Sequence
 from typing import Literal
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_pose.config import check_if_semi_supervised
 from lightning_pose.losses.base import loss_required_keys
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.models.backbones import BACKBONES
@@ -30,14 +30,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ALLOWED_MODEL_TYPES = Literal["regression", "heatmap", "heatmap_mhcrnn", "heatmap_multiview_transformer"]
-
-
-def check_if_semi_supervised(losses_to_use: Sequence[str] | None = None) -> bool:
-    """False for None, ``[]`` or ``[""]``; True for any other content."""
-    if losses_to_use is None:
-        return False
-    losses = list(losses_to_use)
-    return not (len(losses) == 0 or losses == [""])
 
 
 def get_model_class(model_type: str, semi_supervised: bool) -> type:

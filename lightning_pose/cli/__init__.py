@@ -1,0 +1,1 @@
+"""The ``litpose`` command line."""
