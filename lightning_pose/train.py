@@ -118,13 +118,15 @@ def train(
     extra_callbacks: Sequence[pl.Callback] = (),
     base_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
+    resume_from: str | os.PathLike | None = None,
 ) -> TrainResult:
     """Train the model ``cfg`` describes and write everything to ``model_dir`` (default: cwd).
 
     All inputs (config, label CSV, images, videos, train_frames) are checked before training
     starts. ``extra_callbacks`` are added to the Lightning Trainer (the sweep platform reports
     to Ray Tune this way); ``base_dir`` resolves relative data paths (default: cwd);
-    ``cache_dir`` keeps decoded video frames on disk for later runs.
+    ``cache_dir`` keeps decoded video frames on disk for later runs; ``resume_from`` is a Lightning
+    checkpoint to continue from (weights, optimiser, epoch counter).
     """
     validate_config(cfg)
     model_dir = Path(model_dir or os.getcwd()).resolve()
@@ -146,7 +148,7 @@ def train(
         **_device_settings(cfg.training),
         **_trainer_limits(cfg.training, len(data_module.train_indices), semi),
     )
-    trainer.fit(model, datamodule=data_module)
+    trainer.fit(model, datamodule=data_module, ckpt_path=None if resume_from is None else str(resume_from))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else None
     if best:

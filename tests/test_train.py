@@ -8,6 +8,9 @@ import pytest
 import yaml
 
 from lightning_pose.cli.main import main as litpose
+from lightning_pose.config import ConfigError, load_config
+from lightning_pose.data.demo import generate_demo_data
+from lightning_pose.train import train
 from lightning_pose.utils.predictions import SET_COLUMN, read_predictions_csv
 from tests.data.multiview_fixture import mirror_mouse_split, write_clip  # noqa: F401  (fixture)
 
@@ -114,3 +117,30 @@ def test_train_multiview_transformer(mirror_mouse_split, tmp_path, losses):  # n
     for view in split.view_names:
         video_preds = read_predictions_csv(model_dir / "video_preds" / f"example_top_{view}.csv")
         assert len(video_preds) == 60
+
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory) -> Path:
+    return generate_demo_data(tmp_path_factory.mktemp("demo"), num_frames_labeled=20, num_videos=1, frames_per_video=30)
+
+
+def test_train_frames_larger_than_split_fails_before_training(demo_project, tmp_path):
+    cfg = load_config(demo_project, overrides=["training.train_frames=500"])
+    with pytest.raises(ConfigError, match=r"training.train_frames: asks for 500 frames but the training split has 18"):
+        train(cfg, model_dir=tmp_path / "model")
+    assert not (tmp_path / "model" / "tb_logs").exists()  # nothing was trained
+
+
+def test_unreadable_video_fails_before_training(demo_project, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "broken.mp4").write_text("not a video")
+    cfg = load_config(demo_project, overrides=[f"data.video_dir={videos}", "model.losses_to_use=[temporal]"])
+    with pytest.raises(ValueError, match="broken.mp4"):
+        train(cfg, model_dir=tmp_path / "model")
+    assert not (tmp_path / "model" / "tb_logs").exists()
+
+
+def test_litpose_reports_bad_config_key(demo_project, tmp_path, capsys):
+    assert litpose(["train", str(demo_project), "training.max_epoch=3", "--output_dir", str(tmp_path)]) == 2
+    assert "training.max_epoch" in capsys.readouterr().err

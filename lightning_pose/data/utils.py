@@ -1,11 +1,9 @@
 """Split arithmetic and keypoint-space helpers shared by datasets, data modules and models."""
 
 import math
-import os
 import warnings
 from collections.abc import Sequence
 
-import cv2
 import torch
 from jaxtyping import Float, UInt8
 from torch import Tensor
@@ -16,7 +14,6 @@ __all__ = [
     "compute_num_train_frames",
     "split_indices",
     "clean_any_nans",
-    "count_frames",
     "undo_affine_transform",
     "undo_affine_transform_batch",
 ]
@@ -125,17 +122,6 @@ def clean_any_nans(data: Float[Tensor, "rows cols"], dim: int) -> Float[Tensor, 
     if dim == 1:
         return data[~has_nan]
     raise ValueError(f"dim must be 0 or 1, got {dim}")
-
-
-def count_frames(video_file: str | os.PathLike) -> int:
-    """Frame count of a video file as reported by OpenCV's container metadata."""
-    if not os.path.isfile(video_file):
-        raise FileNotFoundError(f"video file not found: {str(video_file)!r}")
-    cap = cv2.VideoCapture(str(video_file))
-    try:
-        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        cap.release()
 
 
 def undo_affine_transform(

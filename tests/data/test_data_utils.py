@@ -8,7 +8,6 @@ import torch
 from lightning_pose.data.utils import (
     clean_any_nans,
     compute_num_train_frames,
-    count_frames,
     imagenet_normalize,
     split_indices,
     split_sizes_from_probabilities,
@@ -83,10 +82,6 @@ def test_clean_any_nans():
     data = torch.tensor([[1.0, float("nan"), 3.0], [4.0, 5.0, 6.0]])
     assert clean_any_nans(data, dim=0).tolist() == [[1.0, 3.0], [4.0, 6.0]]
     assert clean_any_nans(data, dim=1).tolist() == [[4.0, 5.0, 6.0]]
-
-
-def test_count_frames(mirror_mouse_dir):
-    assert count_frames(mirror_mouse_dir / "videos" / "test_vid.mp4") == 994
 
 
 def _rotation_scale(angle_deg, scale, tx, ty):
