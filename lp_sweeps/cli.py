@@ -1,0 +1,121 @@
+"""``lp-sweep``: launch, resume and inspect hyper-parameter sweeps of Lightning Pose models.
+
+    lp-sweep launch STUDY.yaml [key=value ...] [--dry-run] [--tracking-uri URI] [--address ADDR]
+    lp-sweep resume SWEEP
+    lp-sweep status [SWEEP]
+    lp-sweep best SWEEP [--output best_config.yaml]
+    lp-sweep ui [--port 5000]
+
+Everything goes to a project folder (``--project-dir``, default ``./lp_sweeps_runs``): a SQLite
+MLflow store with its artifacts, the Ray results, the demo data and a decoded-video cache.
+"""
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lightning_pose.config import ConfigError
+from lp_sweeps import sweep
+from lp_sweeps.space import StudyError
+from lp_sweeps.study import load_study
+from lp_sweeps.tracking import default_tracking_uri, start_ui, stop_ui, wait_until_healthy
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lp-sweep", description="Hyper-parameter sweeps of Lightning Pose models.")
+    parser.add_argument("--project-dir", default=sweep.DEFAULT_PROJECT_DIR, help="where sweeps are kept (default %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    launch = sub.add_parser("launch", help="run a study")
+    launch.add_argument("study", help="study YAML file (see search_spaces/)")
+    launch.add_argument("overrides", nargs="*", help="key=value: budget.num_samples=4, training.train_batch_size=4, ...")
+    launch.add_argument("--dry-run", action="store_true", help="print trials, resources and two example configs")
+    launch.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the project folder)")
+    launch.add_argument("--address", help="address of a running Ray cluster (default $RAY_ADDRESS, else a local Ray)")
+    launch.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    resume = sub.add_parser("resume", help="continue an interrupted sweep")
+    resume.add_argument("sweep")
+    resume.add_argument("--address")
+    resume.add_argument("--num-cpus", type=int)
+    status = sub.add_parser("status", help="list sweeps, or the trials of one")
+    status.add_argument("sweep", nargs="?")
+    best = sub.add_parser("best", help="print the best trial and write its config")
+    best.add_argument("sweep")
+    best.add_argument("--output", default="best_config.yaml")
+    ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--tracking-uri")
+    return parser
+
+
+def _launch(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        resolved = sweep.apply_study_overrides(
+            Path(args.study), args.overrides, Path(args.project_dir) / "dry_run" / Path(args.study).name
+        )
+        study = load_study(resolved)
+        demo_dir = sweep.demo_folder(study, Path(args.project_dir).resolve())
+        sweep.dry_run(study, demo_dir)
+        return 0
+    sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address, args.num_cpus)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    rows = sweep.status(args.project_dir, args.sweep)
+    if not rows:
+        print(f"no sweeps in {Path(args.project_dir).resolve()}")
+    for row in rows:
+        if args.sweep is None:
+            best = row["best"] or {}
+            value = f"{best['metric']}={best['value']:.4f} (trial {best['trial_id']})" if best else "-"
+            print(f"{row['sweep']:40s} {row['state']:9s} {row['created']}  best {value}")
+        else:
+            metrics = {k: round(v, 4) for k, v in row["metrics"].items() if k.startswith("val_")}
+            print(f"{row['trial_id']:24s} {row['status']:9s} {metrics}")
+    return 0
+
+
+def _best(args: argparse.Namespace) -> int:
+    best, path = sweep.best(args.sweep, args.project_dir, args.output)
+    print(f"best trial {best['trial_id']}: {best['metric']} = {best['value']:.4f}")
+    print(f"config written to {path}")
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    project = Path(args.project_dir).resolve()
+    uri = args.tracking_uri or default_tracking_uri(project)
+    process = start_ui(uri, project / "mlartifacts", host="127.0.0.1", port=args.port)
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{args.port}", timeout=120, process=process)
+        print(f"MLflow UI ready at http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+        process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_ui(process)
+    return 0
+
+
+COMMANDS = {"launch": _launch, "status": _status, "best": _best, "ui": _ui,
+            "resume": lambda a: bool(sweep.resume(a.sweep, a.project_dir, a.address, a.num_cpus)) and 0}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (StudyError, ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"lp-sweep {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The one module that imports Optuna: samplers and the define-by-run search space.
+
+Ray Tune's ``OptunaSearch`` drives the Optuna study; the space is "define-by-run", so
+conditional parameters (``when:``) and per-keypoint vectors are sampled in dependency order by
+:func:`lp_sweeps.study.sample_parameters` through an :class:`OptunaSuggester`.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+
+from lp_sweeps.study import Study, sample_parameters
+
+__all__ = ["DefineByRun", "OptunaSuggester", "define_by_run", "make_sampler"]
+
+# Optuna stores categorical choices; lists (e.g. losses_to_use) are stored by their index
+_LIST_PREFIX = "__choice_index__"
+
+
+class OptunaSuggester:
+    """:class:`lp_sweeps.space.Suggester` on top of an Optuna trial."""
+
+    def __init__(self, trial: "optuna.Trial") -> None:
+        self.trial = trial
+
+    def categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        if all(isinstance(c, (bool, int, float, str)) or c is None for c in choices):
+            return self.trial.suggest_categorical(name, list(choices))
+        index = self.trial.suggest_categorical(_LIST_PREFIX + name, list(range(len(choices))))
+        return choices[index]
+
+    def uniform(self, name: str, low: float, high: float) -> float:
+        return self.trial.suggest_float(name, low, high)
+
+    def loguniform(self, name: str, low: float, high: float) -> float:
+        return self.trial.suggest_float(name, low, high, log=True)
+
+    def integer(self, name: str, low: int, high: int, step: int) -> int:
+        return self.trial.suggest_int(name, low, high, step=step)
+
+
+def make_sampler(name: str, seed: int | None) -> "optuna.samplers.BaseSampler":
+    """TPE for ``optuna``, uniform random for ``random`` (both handle conditional spaces)."""
+    if name == "optuna":
+        return optuna.samplers.TPESampler(seed=seed)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"no Optuna sampler for searcher {name!r}; allowed: ['optuna', 'random']")
+
+
+class DefineByRun:
+    """The search space as a (picklable) function of an Optuna trial: ``{"params": {key: value}}``.
+
+    Ray saves the searcher with the experiment, so this must not be a closure.
+    """
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+
+    def __call__(self, trial: "optuna.Trial") -> dict:
+        return {"params": sample_parameters(self.study, OptunaSuggester(trial))}
+
+
+def define_by_run(study: Study) -> DefineByRun:
+    return DefineByRun(study)

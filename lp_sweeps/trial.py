@@ -1,0 +1,114 @@
+"""What one sweep trial does, independent of the scheduler that runs it.
+
+The Ray adapter calls :func:`run_trial` with a :class:`TrialReporter` (report metrics and a
+checkpoint to the scheduler, find the checkpoint to resume from). The trial composes its config
+from the study, opens (or re-opens, on retry/resume) its one MLflow child run, trains through
+:func:`lightning_pose.train.train`, and after every validation epoch logs the metrics to MLflow and
+reports them, with a checkpoint, to the scheduler.
+"""
+
+import dataclasses
+import logging
+import math
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Protocol
+
+import lightning.pytorch as pl
+from omegaconf import OmegaConf
+
+from lightning_pose.train import train
+from lp_sweeps.space import clean_param_names
+from lp_sweeps.study import compose_trial_config, load_study
+from lp_sweeps.tracking import TrialTracker
+
+__all__ = ["CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "EpochReporter", "TrialContext", "TrialReporter", "run_trial"]
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "model.ckpt"
+SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values the trial trained with
+TRACKED_PREFIXES = ("val_", "train_", "lr-", "total_", "epoch")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialContext:
+    """Everything a trial needs besides its sampled values (sent to every trial by the driver)."""
+
+    study_path: str
+    demo_dir: str | None
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep_name: str
+    cache_dir: str | None = None
+    spool_dir: str | None = None
+
+
+class TrialReporter(Protocol):
+    """The scheduler side of a trial (implemented by the Ray adapter)."""
+
+    trial_id: str
+    trial_name: str
+
+    def resume_checkpoint(self) -> str | None: ...
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None: ...
+
+
+class EpochReporter(pl.Callback):
+    """After each validation epoch: log metrics to MLflow, save a checkpoint, report to the scheduler."""
+
+    def __init__(self, reporter: TrialReporter, tracker: TrialTracker, metric: str) -> None:
+        super().__init__()
+        self.reporter = reporter
+        self.tracker = tracker
+        self.metric = metric
+        self.first_step_time: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if self.first_step_time is None:
+            self.first_step_time = time.time()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.global_rank != 0:
+            return
+        metrics = {
+            k: float(v) for k, v in trainer.callback_metrics.items()
+            if v.numel() == 1 and k.startswith(TRACKED_PREFIXES) and math.isfinite(float(v))
+        }
+        metrics["epoch"] = float(trainer.current_epoch)
+        self.tracker.log_metrics(metrics, step=trainer.current_epoch)
+        if self.metric not in metrics:
+            logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
+            return
+        with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
+            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))
+            self.reporter.report(metrics, folder)
+
+
+def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str) -> None:
+    """Train one trial to the end (or until the scheduler stops it)."""
+    study = load_study(context.study_path)
+    cfg = compose_trial_config(study, sampled, context.demo_dir)
+    tracker = TrialTracker(
+        context.tracking_uri, context.parent_run_id, context.experiment_id,
+        reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
+    )
+    tracker.start()
+    tracker.log_params(clean_param_names(sampled))
+    tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    resume = reporter.resume_checkpoint()
+    callback = EpochReporter(reporter, tracker, study.objective.metric)
+    status = "FAILED"
+    try:
+        train(
+            cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
+            cache_dir=context.cache_dir, resume_from=resume,
+        )
+        status = "FINISHED"
+    finally:
+        # a trial stopped by the scheduler ends here through an exception from report()
+        tracker.end(status if status == "FINISHED" else "KILLED")

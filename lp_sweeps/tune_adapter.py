@@ -1,0 +1,284 @@
+"""The one module that imports Ray Tune: cluster connection, the trainable, search and scheduling.
+
+A trial is a Tune function trainable that calls :func:`lp_sweeps.trial.run_trial` with a
+:class:`RayReporter`. Optuna (TPE or random) proposes trials through Ray's ``OptunaSearch`` with a
+define-by-run space; ``grid`` studies use Tune's grid search; ASHA or FIFO schedules them.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import ray
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search import ConcurrencyLimiter
+from ray.tune.search.optuna import OptunaSearch
+
+from lp_sweeps.optuna_adapter import define_by_run, make_sampler
+from lp_sweeps.space import RandomSuggester
+from lp_sweeps.study import Study, grid_points, load_study, num_trials, sample_parameters
+from lp_sweeps.trial import CHECKPOINT_FILE, SAMPLED_PARAMS_FILE, TrialContext, run_trial
+
+__all__ = [
+    "RayReporter",
+    "SweepOutcome",
+    "TrialOutcome",
+    "connect",
+    "disconnect",
+    "fit_sweep",
+    "max_reports",
+    "sweep_exists",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, runtime_env: dict | None = None) -> None:
+    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        return
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        _temp_dir=temp_dir,
+        runtime_env=runtime_env,
+        configure_logging=False,
+    )
+
+
+def disconnect() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+class RayReporter:
+    """:class:`lp_sweeps.trial.TrialReporter` for a Tune function trainable."""
+
+    def __init__(self) -> None:
+        context = tune.get_context()
+        self.trial_id = context.get_trial_id()
+        self.trial_name = context.get_trial_name()
+        self.trial_dir = context.get_trial_dir()
+
+    def resume_checkpoint(self) -> str | None:
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is None:
+            return None
+        local = Path(self.trial_dir) / "resume"
+        checkpoint.to_directory(str(local))
+        return str(local / CHECKPOINT_FILE)
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+
+
+def _trial_seed(trial_id: str) -> int:
+    return int(hashlib.sha256(trial_id.encode()).hexdigest()[:8], 16)
+
+
+def _trainable(config: dict, context: TrialContext) -> None:
+    reporter = RayReporter()
+    sampled = config.get("params")
+    if sampled is None:  # grid study: the grid point is fixed, the other parameters random
+        study = load_study(context.study_path)
+        sampled = sample_parameters(study, RandomSuggester(_trial_seed(reporter.trial_id)), config["grid_point"])
+    Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
+    run_trial(sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
+
+
+def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
+    """Reports (validation epochs) a trial makes when it runs to the end: ASHA's ``max_t``."""
+    return max(1, math.ceil(max_epochs / max(1, check_val_every_n_epoch)))
+
+
+def _scheduler(study: Study, max_t: int):
+    if study.scheduler.name == "fifo":
+        return FIFOScheduler()
+    return ASHAScheduler(
+        time_attr="training_iteration",
+        max_t=max_t,
+        grace_period=min(study.scheduler.grace_period, max_t),
+        reduction_factor=study.scheduler.reduction_factor,
+    )
+
+
+def _search(study: Study) -> tuple[object | None, dict, int]:
+    """(search algorithm, param_space, num_samples) for Tune."""
+    if study.searcher.name == "grid":
+        return None, {"grid_point": tune.grid_search(grid_points(study))}, study.budget.num_samples
+    search = OptunaSearch(
+        space=define_by_run(study),
+        metric=study.objective.metric,
+        mode=study.objective.mode,
+        sampler=make_sampler(study.searcher.name, study.searcher.seed),
+    )
+    limit = study.budget.max_concurrent_trials
+    return (ConcurrencyLimiter(search, max_concurrent=limit) if limit else search), {}, num_trials(study)
+
+
+@dataclasses.dataclass
+class TrialOutcome:
+    trial_id: str
+    status: str  # TERMINATED | ERROR
+    iterations: int
+    metric: float | None
+    params: dict
+    checkpoint_dir: str | None
+    stopped_early: bool
+
+
+@dataclasses.dataclass
+class SweepOutcome:
+    trials: list[TrialOutcome]
+    storage_dir: str
+    wall_time_s: float
+
+
+class _Progress(tune.Callback):
+    """Prints trials done / running / stopped early, the best value so far and the elapsed time."""
+
+    def __init__(self, metric: str, mode: str, max_t: int, total: int, printer: Callable[[str], None]) -> None:
+        self.metric, self.mode, self.max_t, self.total, self.printer = metric, mode, max_t, total, printer
+        self.start = time.time()
+        self.best: tuple[float, str] | None = None
+        self.iterations: dict[str, int] = {}
+        self.done = self.stopped = self.failed = 0
+        self.running: set[str] = set()
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.running.add(trial.trial_id)
+        self._print(f"trial {trial.trial_id} started")
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        self.iterations[trial.trial_id] = int(result.get("training_iteration", 0))
+        value = result.get(self.metric)
+        if value is not None and (self.best is None or (value < self.best[0]) == (self.mode == "min")):
+            self.best = (float(value), trial.trial_id)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
+        self.done += 1
+        early = self.iterations.get(trial.trial_id, 0) < self.max_t
+        self.stopped += int(early)
+        self._print(f"trial {trial.trial_id} {'stopped early' if early else 'finished'}")
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.running.discard(trial.trial_id)
+        self.failed += 1
+        self._print(f"trial {trial.trial_id} failed")
+
+    def _print(self, event: str) -> None:
+        best = "n/a" if self.best is None else f"{self.best[0]:.3f} (trial {self.best[1]})"
+        self.printer(
+            f"[{time.time() - self.start:6.0f}s] {event} | done {self.done}/{self.total} "
+            f"(stopped early {self.stopped}, failed {self.failed}), running {len(self.running)} | "
+            f"best {self.metric}: {best}"
+        )
+
+
+def sweep_exists(storage_dir: str, sweep_name: str) -> bool:
+    return tune.Tuner.can_restore(os.path.join(storage_dir, sweep_name))
+
+
+def fit_sweep(
+    study: Study,
+    context: TrialContext,
+    storage_dir: str,
+    max_t: int,
+    resume: bool = False,
+    printer: Callable[[str], None] = print,
+) -> SweepOutcome:
+    """Run (or resume) the sweep; blocks until every trial has ended."""
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, context=context),
+        {"cpu": study.resources.cpus, "gpu": study.resources.gpus},
+    )
+    progress = _Progress(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer)
+    start = time.time()
+    if resume:
+        tuner = tune.Tuner.restore(
+            os.path.join(storage_dir, context.sweep_name), trainable, resume_unfinished=True, resume_errored=True
+        )
+    else:
+        search, param_space, num_samples = _search(study)
+        tuner = tune.Tuner(
+            trainable,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                metric=study.objective.metric,
+                mode=study.objective.mode,
+                search_alg=search,
+                scheduler=_scheduler(study, max_t),
+                num_samples=num_samples,
+                max_concurrent_trials=study.budget.max_concurrent_trials,
+                time_budget_s=study.budget.time_budget_s,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=context.sweep_name,
+                storage_path=storage_dir,
+                failure_config=tune.FailureConfig(max_failures=2),
+                # the two best checkpoints by the objective (Tune always keeps the latest for retries)
+                checkpoint_config=tune.CheckpointConfig(
+                    num_to_keep=2,
+                    checkpoint_score_attribute=study.objective.metric,
+                    checkpoint_score_order=study.objective.mode,
+                ),
+                callbacks=[progress],
+                verbose=0,
+            ),
+        )
+    results = tuner.fit()
+    return SweepOutcome(_outcomes(results, study, max_t), os.path.join(storage_dir, context.sweep_name), time.time() - start)
+
+
+def _best_report(result, metric: str, mode: str) -> tuple[float | None, str | None]:
+    """The trial's best objective value over all its reports, and its best kept checkpoint."""
+    frame = result.metrics_dataframe
+    values = frame[metric].dropna() if frame is not None and metric in frame else None
+    value = None if values is None or values.empty else float(values.min() if mode == "min" else values.max())
+    scored = [(m.get(metric), c) for c, m in (result.best_checkpoints or []) if m.get(metric) is not None]
+    if not scored:
+        return value, result.checkpoint.path if result.checkpoint else None
+    best = min(scored, key=lambda item: item[0] if mode == "min" else -item[0])
+    return value, best[1].path
+
+
+def _sampled_params(result) -> dict:
+    """The values the trial trained with (grid trials sample their non-grid values themselves)."""
+    written = Path(result.path) / SAMPLED_PARAMS_FILE
+    if written.is_file():
+        return json.loads(written.read_text())
+    return result.config.get("params") or {}
+
+
+def _outcomes(results, study: Study, max_t: int) -> list[TrialOutcome]:
+    outcomes = []
+    for result in results:
+        metrics = result.metrics or {}
+        trial_id = metrics.get("trial_id") or Path(result.path).name
+        iterations = int(metrics.get("training_iteration", 0))
+        value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode)
+        outcomes.append(
+            TrialOutcome(
+                trial_id=str(trial_id),
+                status="ERROR" if result.error else "TERMINATED",
+                iterations=iterations,
+                metric=value,
+                params=_sampled_params(result),
+                checkpoint_dir=checkpoint,
+                stopped_early=result.error is None and iterations < max_t,
+            )
+        )
+    return outcomes
