@@ -119,6 +119,7 @@ def train(
     base_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | None = None,
+    quiet: bool = False,
 ) -> TrainResult:
     """Train the model ``cfg`` describes and write everything to ``model_dir`` (default: cwd).
 
@@ -126,7 +127,8 @@ def train(
     starts. ``extra_callbacks`` are added to the Lightning Trainer (the sweep platform reports
     to Ray Tune this way); ``base_dir`` resolves relative data paths (default: cwd);
     ``cache_dir`` keeps decoded video frames on disk for later runs; ``resume_from`` is a Lightning
-    checkpoint to continue from (weights, optimiser, epoch counter).
+    checkpoint to continue from (weights, optimiser, epoch counter); ``quiet`` drops the model
+    summary (sweep trials).
     """
     validate_config(cfg)
     model_dir = Path(model_dir or os.getcwd()).resolve()
@@ -145,6 +147,7 @@ def train(
         logger=CSVLogger(save_dir=str(model_dir / "tb_logs"), name=cfg.model.model_name),
         callbacks=callbacks,
         enable_progress_bar=False,
+        enable_model_summary=not quiet,
         **_device_settings(cfg.training),
         **_trainer_limits(cfg.training, len(data_module.train_indices), semi),
     )

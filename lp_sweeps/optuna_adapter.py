@@ -6,7 +6,7 @@ conditional parameters (``when:``) and per-keypoint vectors are sampled in depen
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import optuna
 
@@ -18,10 +18,21 @@ __all__ = ["DefineByRun", "OptunaSuggester", "define_by_run", "make_sampler"]
 _LIST_PREFIX = "__choice_index__"
 
 
+@runtime_checkable
+class OptunaTrialLike(Protocol):
+    """What we use of an Optuna trial (Ray hands the space a recording stand-in with this API)."""
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1) -> int: ...
+
+
 class OptunaSuggester:
     """:class:`lp_sweeps.space.Suggester` on top of an Optuna trial."""
 
-    def __init__(self, trial: "optuna.Trial") -> None:
+    def __init__(self, trial: OptunaTrialLike) -> None:
         self.trial = trial
 
     def categorical(self, name: str, choices: Sequence[Any]) -> Any:
@@ -58,7 +69,7 @@ class DefineByRun:
     def __init__(self, study: Study) -> None:
         self.study = study
 
-    def __call__(self, trial: "optuna.Trial") -> dict:
+    def __call__(self, trial: OptunaTrialLike) -> dict:
         return {"params": sample_parameters(self.study, OptunaSuggester(trial))}
 
 

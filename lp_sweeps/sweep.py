@@ -190,9 +190,16 @@ def _run(record: SweepRecord, study: Study, demo_dir: str | None, address: str |
     temp_dir = tempfile.mkdtemp(prefix="lpray-")
     connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
     try:
-        outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), resume=resume, printer=printer)
+        ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
+        outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), resume=resume,
+                            printer=printer, ended_file=ended_file)
     finally:
         disconnect()
+    if outcome.interrupted:
+        record.state = "interrupted"
+        record.save()
+        printer(f"sweep interrupted; continue it with: lp-sweep --project-dir {record.project_dir} resume {record.sweep_name}")
+        return record
     record.best = _finish(record, study, demo_dir, outcome, printer)
     record.state = "finished"
     record.save()

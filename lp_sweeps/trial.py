@@ -14,7 +14,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import lightning.pytorch as pl
 from omegaconf import OmegaConf
@@ -47,6 +47,7 @@ class TrialContext:
     spool_dir: str | None = None
 
 
+@runtime_checkable
 class TrialReporter(Protocol):
     """The scheduler side of a trial (implemented by the Ray adapter)."""
 
@@ -106,7 +107,7 @@ def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, mod
     try:
         train(
             cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
-            cache_dir=context.cache_dir, resume_from=resume,
+            cache_dir=context.cache_dir, resume_from=resume, quiet=True,
         )
         status = "FINISHED"
     finally:

@@ -51,6 +51,7 @@ def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, run
     ray.init(
         num_cpus=num_cpus,
         include_dashboard=False,
+        log_to_driver=False,  # trial logs stay in the Ray session folder; the driver prints progress
         _temp_dir=temp_dir,
         runtime_env=runtime_env,
         configure_logging=False,
@@ -143,13 +144,20 @@ class SweepOutcome:
     trials: list[TrialOutcome]
     storage_dir: str
     wall_time_s: float
+    interrupted: bool  # stopped (Ctrl-C, driver killed) before every trial ended: resume it
+    ended: set[str]  # ids of the trials that ended, this run or an earlier one
 
 
 class _Progress(tune.Callback):
     """Prints trials done / running / stopped early, the best value so far and the elapsed time."""
 
-    def __init__(self, metric: str, mode: str, max_t: int, total: int, printer: Callable[[str], None]) -> None:
+    def __init__(
+        self, metric: str, mode: str, max_t: int, total: int, printer: Callable[[str], None], ended_file: str
+    ) -> None:
         self.metric, self.mode, self.max_t, self.total, self.printer = metric, mode, max_t, total, printer
+        # trials whose end the scheduler reported; a file, because a restored sweep runs the
+        # callback object saved with the experiment, not a new one
+        self.ended_file = ended_file
         self.start = time.time()
         self.best: tuple[float, str] | None = None
         self.iterations: dict[str, int] = {}
@@ -168,6 +176,7 @@ class _Progress(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         self.running.discard(trial.trial_id)
+        self._ended(trial.trial_id)
         self.done += 1
         early = self.iterations.get(trial.trial_id, 0) < self.max_t
         self.stopped += int(early)
@@ -175,8 +184,13 @@ class _Progress(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self.running.discard(trial.trial_id)
+        self._ended(trial.trial_id)
         self.failed += 1
         self._print(f"trial {trial.trial_id} failed")
+
+    def _ended(self, trial_id: str) -> None:
+        with open(self.ended_file, "a") as stream:
+            stream.write(trial_id + "\n")
 
     def _print(self, event: str) -> None:
         best = "n/a" if self.best is None else f"{self.best[0]:.3f} (trial {self.best[1]})"
@@ -198,13 +212,16 @@ def fit_sweep(
     max_t: int,
     resume: bool = False,
     printer: Callable[[str], None] = print,
+    ended_file: str | None = None,
 ) -> SweepOutcome:
-    """Run (or resume) the sweep; blocks until every trial has ended."""
+    """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
+    ``ended_file`` collects the ids of the trials that ended, across runs of the sweep."""
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, context=context),
         {"cpu": study.resources.cpus, "gpu": study.resources.gpus},
     )
-    progress = _Progress(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer)
+    ended_file = ended_file or os.path.join(storage_dir, f"{context.sweep_name}.ended")
+    progress = _Progress(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
     start = time.time()
     if resume:
         tuner = tune.Tuner.restore(
@@ -240,7 +257,15 @@ def fit_sweep(
             ),
         )
     results = tuner.fit()
-    return SweepOutcome(_outcomes(results, study, max_t), os.path.join(storage_dir, context.sweep_name), time.time() - start)
+    budget = study.budget.time_budget_s
+    out_of_time = budget is not None and time.time() - start >= budget
+    # Tune's ResultGrid does not say whether a trial was cut short by an interrupt, so count the
+    # trials whose end the scheduler reported (this run or an earlier one)
+    ended = set(Path(ended_file).read_text().split()) if os.path.exists(ended_file) else set()
+    trial_ids = {str((r.metrics or {}).get("trial_id") or Path(r.path).name) for r in results}
+    interrupted = not out_of_time and (len(results) < num_trials(study) or not trial_ids <= ended)
+    path = os.path.join(storage_dir, context.sweep_name)
+    return SweepOutcome(_outcomes(results, study, max_t), path, time.time() - start, interrupted, ended)
 
 
 def _best_report(result, metric: str, mode: str) -> tuple[float | None, str | None]:
