@@ -195,6 +195,7 @@ def _run(record: SweepRecord, study: Study, demo_dir: str | None, address: str |
                             printer=printer, ended_file=ended_file)
     finally:
         disconnect()
+    printer(f"tuner wall {outcome.wall_time_s:.1f} s")
     if outcome.interrupted:
         record.state = "interrupted"
         record.save()

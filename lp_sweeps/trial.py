@@ -22,15 +22,32 @@ from omegaconf import OmegaConf
 from lightning_pose.train import train
 from lp_sweeps.space import clean_param_names
 from lp_sweeps.study import compose_trial_config, load_study
-from lp_sweeps.tracking import TrialTracker
+from lp_sweeps.tracking import TrackingFlushError, TrialTracker
 
-__all__ = ["CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "EpochReporter", "TrialContext", "TrialReporter", "run_trial"]
+__all__ = [
+    "CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "EpochReporter", "Stopwatch", "TrialContext", "TrialReporter", "run_trial",
+]
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FILE = "model.ckpt"
 SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values the trial trained with
 TRACKED_PREFIXES = ("val_", "train_", "lr-", "total_", "epoch")
+FLUSH_TIMEOUT_S = 5.0  # per report; while the server is away the spool keeps the rest
+
+
+class Stopwatch:
+    """Accumulates the foreground time spent in tracking calls (for the overhead benchmark)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> "Stopwatch":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds += time.perf_counter() - self._start
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +79,29 @@ class TrialReporter(Protocol):
 class EpochReporter(pl.Callback):
     """After each validation epoch: log metrics to MLflow, save a checkpoint, report to the scheduler."""
 
-    def __init__(self, reporter: TrialReporter, tracker: TrialTracker, metric: str) -> None:
+    def __init__(self, reporter: TrialReporter, tracker: TrialTracker, metric: str, started: float,
+                 tracking_time: Stopwatch) -> None:
         super().__init__()
         self.reporter = reporter
         self.tracker = tracker
         self.metric = metric
+        self.started = started
+        self.tracking_time = tracking_time
         self.first_step_time: float | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self.first_step_time is None:
-            self.first_step_time = time.time()
+            self.first_step_time = time.perf_counter()
+
+    def _log(self, metrics: dict[str, float], step: int) -> None:
+        """Send the epoch's metrics before reporting, so a trial the scheduler stops next has
+        delivered everything; while the server is away they stay spooled and are retried."""
+        with self.tracking_time:
+            self.tracker.log_metrics(metrics, step=step)
+            try:
+                self.tracker.flush(timeout=FLUSH_TIMEOUT_S)
+            except TrackingFlushError as err:
+                logger.warning(f"metrics of epoch {step} not yet delivered ({err}); training goes on")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.global_rank != 0:
@@ -81,28 +111,38 @@ class EpochReporter(pl.Callback):
             if v.numel() == 1 and k.startswith(TRACKED_PREFIXES) and math.isfinite(float(v))
         }
         metrics["epoch"] = float(trainer.current_epoch)
-        self.tracker.log_metrics(metrics, step=trainer.current_epoch)
+        self._log(metrics, trainer.current_epoch)
         if self.metric not in metrics:
             logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
             return
         with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
             trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))
-            self.reporter.report(metrics, folder)
+            diagnostics = {
+                "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
+                "lp_tracking_s": self.tracking_time.seconds,
+            }
+            self.reporter.report({**metrics, **diagnostics}, folder)
 
 
 def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str) -> None:
-    """Train one trial to the end (or until the scheduler stops it)."""
+    """Train one trial to the end (or until the scheduler stops it).
+
+    Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
+    first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far)."""
+    started = time.perf_counter()
     study = load_study(context.study_path)
     cfg = compose_trial_config(study, sampled, context.demo_dir)
-    tracker = TrialTracker(
-        context.tracking_uri, context.parent_run_id, context.experiment_id,
-        reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
-    )
-    tracker.start()
-    tracker.log_params(clean_param_names(sampled))
-    tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    tracking_time = Stopwatch()
+    with tracking_time:
+        tracker = TrialTracker(
+            context.tracking_uri, context.parent_run_id, context.experiment_id,
+            reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
+        )
+        tracker.start()
+        tracker.log_params(clean_param_names(sampled))
+        tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
     resume = reporter.resume_checkpoint()
-    callback = EpochReporter(reporter, tracker, study.objective.metric)
+    callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time)
     status = "FAILED"
     try:
         train(

@@ -40,6 +40,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+_STARTED_LOCAL = {"value": False}
+
+
 def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, runtime_env: dict | None = None) -> None:
     """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one."""
     if ray.is_initialized():
@@ -49,6 +52,7 @@ def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, run
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
         return
     ray.init(
+        address="local",  # a new local instance, never a cluster some other `ray start` left behind
         num_cpus=num_cpus,
         include_dashboard=False,
         log_to_driver=False,  # trial logs stay in the Ray session folder; the driver prints progress
@@ -56,11 +60,16 @@ def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, run
         runtime_env=runtime_env,
         configure_logging=False,
     )
+    _STARTED_LOCAL["value"] = True
 
 
 def disconnect() -> None:
     if ray.is_initialized():
         ray.shutdown()
+    if _STARTED_LOCAL["value"]:
+        # never hand the address of the cluster that is gone now to a later sweep or child process
+        os.environ.pop("RAY_ADDRESS", None)
+        _STARTED_LOCAL["value"] = False
 
 
 class RayReporter:

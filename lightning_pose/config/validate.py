@@ -244,6 +244,11 @@ def _check_model(cfg: DictConfig) -> None:
             "data.downsample_factor",
             f"must be one of {list(_DOWNSAMPLE_FACTORS)}, got {cfg.data.downsample_factor}",
         )
+    if model_type == "heatmap_mhcrnn" and cfg.data.downsample_factor != 2:
+        raise ConfigError(
+            "data.downsample_factor",
+            f"model.model_type heatmap_mhcrnn needs downsample_factor 2, got {cfg.data.downsample_factor}",
+        )
     for i, name in enumerate(cfg.model.losses_to_use or []):
         if name not in UNSUPERVISED_LOSSES:
             raise ConfigError(

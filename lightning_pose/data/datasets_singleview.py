@@ -6,6 +6,7 @@ input size), an optional random horizontal flip, and ImageNet normalisation. Ret
 are in resized-image pixels; ``dataset.keypoints`` keeps the raw labels in frame pixels.
 """
 
+import functools
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -75,6 +76,13 @@ def _load_bboxes(root_directory: Path, bbox_path: str | Path, image_names: list[
             f"difference at row {row} ({len(index)} bbox rows, {len(image_names)} labeled images)"
         )
     return torch.tensor(df[["x", "y", "h", "w"]].to_numpy(dtype=np.float32))
+
+
+@functools.lru_cache(maxsize=8192)
+def _decoded_image(path: str, mtime_ns: int) -> UInt8[Tensor, "3 height width"]:
+    """Decoded frames shared by every dataset of the process (sweep trials reusing a worker
+    process decode a project's images once); the modification time invalidates stale entries."""
+    return load_image(Path(path))
 
 
 class BaseTrackingDataset(torch.utils.data.Dataset):
@@ -162,7 +170,7 @@ class BaseTrackingDataset(torch.utils.data.Dataset):
         key = str(path)
         image = self._image_cache.get(key)
         if image is None:
-            image = load_image(path)
+            image = _decoded_image(key, path.stat().st_mtime_ns)
             self._image_cache[key] = image
         return image
 

@@ -163,3 +163,9 @@ def test_multiview_with_a_single_view_model_warns():
     cfg = _cfg(*MULTIVIEW, "model.model_type=heatmap")
     with pytest.warns(UserWarning, match="heatmap_multiview_transformer"):
         validate_config(cfg)
+
+
+def test_mhcrnn_needs_downsample_factor_2():
+    cfg = _cfg("model.model_type=heatmap_mhcrnn", "data.downsample_factor=3")
+    with pytest.raises(ConfigError, match="data.downsample_factor: model.model_type heatmap_mhcrnn needs downsample_factor 2"):
+        validate_config(cfg)
