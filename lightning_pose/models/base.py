@@ -166,6 +166,14 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
     Subclasses provide ``get_loss_inputs_labeled(batch) -> dict`` and ``predict_step``.
     """
 
+    def get_parameters(self) -> list[dict]:
+        """Parameter groups in Lightning Pose's order: the backbone (learning rate 0 until
+        :class:`~lightning_pose.callbacks.UnfreezeBackbone` raises it), then the head."""
+        return [
+            {"params": self.backbone.parameters(), "lr": 0, "name": "backbone"},
+            {"params": self.head.parameters(), "name": "head"},
+        ]
+
     def frame_keypoints_for_metrics(self, batch: dict, data: dict) -> tuple[Tensor, Tensor]:
         """(target, prediction) keypoints in original-frame pixels for the pixel-error metric."""
         return data["keypoints_targ"], data["keypoints_pred"]
@@ -213,8 +221,14 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
 class SemiSupervisedTrackerMixin:
     """Adds unsupervised losses on unlabeled frames; put it FIRST in the bases of a tracker.
 
-    Subclasses set ``self.loss_factory_unsup`` and provide ``get_loss_inputs_unlabeled(batch)``.
+    Subclasses call :meth:`setup_unsupervised` in their constructor and provide
+    ``get_loss_inputs_unlabeled(batch)``.
     """
+
+    def setup_unsupervised(self, loss_factory_unsupervised) -> None:
+        """Keep the unsupervised loss factory; the importance starts at 1 (AnnealWeight sets it)."""
+        self.loss_factory_unsup = loss_factory_unsupervised
+        self.total_unsupervised_importance = torch.tensor(1.0)
 
     def evaluate_unlabeled(
         self, batch: dict, stage: str | None = None, anneal_weight: float | Tensor = 1.0

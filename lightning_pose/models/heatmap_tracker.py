@@ -23,6 +23,27 @@ def images_of(batch: dict) -> Tensor:
     return batch["images"] if "images" in batch else batch["frames"]
 
 
+def heatmap_loss_inputs(model, batch: dict) -> HeatmapLabeledOutputs:
+    """Loss inputs of a single-head heatmap model; keypoints in original-frame pixels."""
+    heatmaps = model.forward(batch["images"])
+    keypoints, confidences = model.run_subpixelmaxima(heatmaps)
+    return {
+        "heatmaps_targ": batch["heatmaps"],
+        "heatmaps_pred": heatmaps,
+        "keypoints_targ": model_to_frame_batch(batch, batch["keypoints"]),
+        "keypoints_pred": model_to_frame_batch(batch, keypoints),
+        "confidences": confidences,
+    }
+
+
+def heatmap_predictions(model, batch: dict, return_heatmaps: bool) -> tuple[Tensor, ...]:
+    """(keypoints in original-frame pixels, confidences[, heatmaps]) of a single-head heatmap model."""
+    heatmaps = model.forward(images_of(batch))
+    keypoints, confidences = model.run_subpixelmaxima(heatmaps)
+    keypoints = model_to_frame_batch(batch, keypoints)
+    return (keypoints, confidences, heatmaps) if return_heatmaps else (keypoints, confidences)
+
+
 @SUPERVISED_TRACKERS.register("heatmap")
 class HeatmapTracker(BaseSupervisedTracker):
     """One heatmap per keypoint at ``1 / 2**downsample_factor`` of the input resolution."""
@@ -82,30 +103,13 @@ class HeatmapTracker(BaseSupervisedTracker):
         return self.head.run_subpixelmaxima(heatmaps)
 
     def get_loss_inputs_labeled(self, batch: dict) -> HeatmapLabeledOutputs:
-        heatmaps = self.forward(batch["images"])
-        keypoints, confidences = self.run_subpixelmaxima(heatmaps)
-        return {
-            "heatmaps_targ": batch["heatmaps"],
-            "heatmaps_pred": heatmaps,
-            "keypoints_targ": model_to_frame_batch(batch, batch["keypoints"]),
-            "keypoints_pred": model_to_frame_batch(batch, keypoints),
-            "confidences": confidences,
-        }
+        return heatmap_loss_inputs(self, batch)
 
     def predict_step(
         self, batch: dict, batch_idx: int = 0, return_heatmaps: bool = False
     ) -> tuple[Tensor, ...]:
         """Keypoints in original-frame pixels and confidences (and heatmaps when asked)."""
-        heatmaps = self.forward(images_of(batch))
-        keypoints, confidences = self.run_subpixelmaxima(heatmaps)
-        keypoints = model_to_frame_batch(batch, keypoints)
-        return (keypoints, confidences, heatmaps) if return_heatmaps else (keypoints, confidences)
-
-    def get_parameters(self) -> list[dict]:
-        return [
-            {"params": self.backbone.parameters(), "lr": 0, "name": "backbone"},
-            {"params": self.head.parameters(), "name": "head"},
-        ]
+        return heatmap_predictions(self, batch, return_heatmaps)
 
 
 @SEMI_SUPERVISED_TRACKERS.register("heatmap")
@@ -140,8 +144,7 @@ class SemiSupervisedHeatmapTracker(SemiSupervisedTrackerMixin, HeatmapTracker):
             lr_scheduler_params=lr_scheduler_params,
             **kwargs,
         )
-        self.loss_factory_unsup = loss_factory_unsupervised
-        self.total_unsupervised_importance = torch.tensor(1.0)
+        self.setup_unsupervised(loss_factory_unsupervised)
 
     def get_loss_inputs_unlabeled(self, batch: dict) -> HeatmapUnlabeledOutputs:
         heatmaps = self.forward(batch["frames"])

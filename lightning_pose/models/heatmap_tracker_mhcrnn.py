@@ -138,12 +138,6 @@ class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
         use_mf = (decoded["confidences"][1] > decoded["confidences"][0])[..., None, None]
         return keypoints, confidences, torch.where(use_mf, decoded["heatmaps"][1], decoded["heatmaps"][0])
 
-    def get_parameters(self) -> list[dict]:
-        return [
-            {"params": self.backbone.parameters(), "lr": 0, "name": "backbone"},
-            {"params": self.head.parameters(), "name": "head"},
-        ]
-
 
 @SEMI_SUPERVISED_TRACKERS.register("heatmap_mhcrnn")
 class SemiSupervisedHeatmapTrackerMHCRNN(SemiSupervisedTrackerMixin, HeatmapTrackerMHCRNN):
@@ -177,8 +171,7 @@ class SemiSupervisedHeatmapTrackerMHCRNN(SemiSupervisedTrackerMixin, HeatmapTrac
             lr_scheduler_params=lr_scheduler_params,
             **kwargs,
         )
-        self.loss_factory_unsup = loss_factory_unsupervised
-        self.total_unsupervised_importance = torch.tensor(1.0)
+        self.setup_unsupervised(loss_factory_unsupervised)
 
     def get_loss_inputs_unlabeled(self, batch: dict) -> MHCRNNUnlabeledOutputs:
         """Both heads on the windows of an unlabeled sequence, concatenated along frames."""

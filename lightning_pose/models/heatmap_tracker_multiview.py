@@ -16,7 +16,7 @@ from lightning_pose.models.base import BaseSupervisedTracker, SemiSupervisedTrac
 from lightning_pose.models.registry import SEMI_SUPERVISED_TRACKERS, SUPERVISED_TRACKERS
 from lightning_pose.models.datatypes import HeatmapUnlabeledOutputs, MultiviewLabeledOutputs
 from lightning_pose.models.heads import HEADS
-from lightning_pose.models.heatmap_tracker import images_of
+from lightning_pose.models.heatmap_tracker import heatmap_loss_inputs, heatmap_predictions
 
 __all__ = ["HeatmapTrackerMultiviewTransformer", "SemiSupervisedHeatmapTrackerMultiviewTransformer"]
 
@@ -121,31 +121,18 @@ class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
 
     def get_loss_inputs_labeled(self, batch: dict) -> MultiviewLabeledOutputs:
         """As the heatmap tracker; the 3-D keys are None (camera calibration is not supported yet)."""
-        heatmaps = self.forward(batch["images"])
-        keypoints, confidences = self.run_subpixelmaxima(heatmaps)
         return {
-            "heatmaps_targ": batch["heatmaps"],
-            "heatmaps_pred": heatmaps,
-            "keypoints_targ": model_to_frame_batch(batch, batch["keypoints"]),
-            "keypoints_pred": model_to_frame_batch(batch, keypoints),
-            "confidences": confidences,
+            **heatmap_loss_inputs(self, batch),
             "keypoints_targ_3d": None,
             "keypoints_pred_3d": None,
             "keypoints_pred_2d_reprojected": None,
         }
 
     def predict_step(self, batch: dict, batch_idx: int = 0, return_heatmaps: bool = False) -> tuple[Tensor, ...]:
-        heatmaps = self.forward(images_of(batch))
-        keypoints, confidences = self.run_subpixelmaxima(heatmaps)
-        keypoints = model_to_frame_batch(batch, keypoints)
-        return (keypoints, confidences, heatmaps) if return_heatmaps else (keypoints, confidences)
+        return heatmap_predictions(self, batch, return_heatmaps)
 
     def get_parameters(self) -> list[dict]:
-        return [
-            {"params": self.backbone.parameters(), "lr": 0, "name": "backbone"},
-            {"params": self.head.parameters(), "name": "head"},
-            {"params": [self.view_embeddings], "name": "view_embeddings"},
-        ]
+        return super().get_parameters() + [{"params": [self.view_embeddings], "name": "view_embeddings"}]
 
 
 @SEMI_SUPERVISED_TRACKERS.register("heatmap_multiview_transformer")
@@ -186,8 +173,7 @@ class SemiSupervisedHeatmapTrackerMultiviewTransformer(SemiSupervisedTrackerMixi
             image_size=image_size,
             **kwargs,
         )
-        self.loss_factory_unsup = loss_factory_unsupervised
-        self.total_unsupervised_importance = torch.tensor(1.0)
+        self.setup_unsupervised(loss_factory_unsupervised)
 
     def get_loss_inputs_unlabeled(self, batch: dict) -> HeatmapUnlabeledOutputs:
         heatmaps = self.forward(batch["frames"])

@@ -77,12 +77,6 @@ class RegressionTracker(BaseSupervisedTracker):
         keypoints = model_to_frame_batch(batch, self.forward(images))
         return keypoints, torch.zeros(keypoints.shape[0], keypoints.shape[1] // 2, device=keypoints.device)
 
-    def get_parameters(self) -> list[dict]:
-        return [
-            {"params": self.backbone.parameters(), "lr": 0, "name": "backbone"},
-            {"params": self.head.parameters(), "name": "head"},
-        ]
-
 
 @SEMI_SUPERVISED_TRACKERS.register("regression")
 class SemiSupervisedRegressionTracker(SemiSupervisedTrackerMixin, RegressionTracker):
@@ -114,8 +108,7 @@ class SemiSupervisedRegressionTracker(SemiSupervisedTrackerMixin, RegressionTrac
             lr_scheduler_params=lr_scheduler_params,
             **kwargs,
         )
-        self.loss_factory_unsup = loss_factory_unsupervised
-        self.total_unsupervised_importance = torch.tensor(1.0)
+        self.setup_unsupervised(loss_factory_unsupervised)
 
     def get_loss_inputs_unlabeled(self, batch: dict) -> RegressionUnlabeledOutputs:
         """Predictions on unlabeled frames, augmentation undone, in original-frame pixels."""
