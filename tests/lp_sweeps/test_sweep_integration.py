@@ -65,6 +65,9 @@ def test_quickstart_sweep_records_everything_in_mlflow(tmp_path):
     assert (tmp_path / "best.yaml").exists() is False
     best, path = sweep.best(record.sweep_name, tmp_path, tmp_path / "best.yaml")
     assert best["trial_id"] == parent.data.tags["lp_sweeps.best_trial_id"] and path.is_file()
+    [row] = sweep.status(tmp_path)
+    assert row["sweep"] == record.sweep_name and row["state"] == "finished"
+    assert sorted(t["trial_id"] for t in sweep.status(tmp_path, record.sweep_name)) == sorted(trial_ids)
 
 
 def _wait_for(predicate, timeout: float, what: str) -> None:

@@ -1,0 +1,41 @@
+"""`lp-sweep` commands that need no Ray: --dry-run, status on an empty project, bad studies."""
+
+from pathlib import Path
+
+import yaml
+
+from lp_sweeps.cli import main as lp_sweep
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "search_spaces" / "quickstart.yaml"
+
+
+def test_dry_run_prints_trials_resources_and_two_configs(tmp_path, capsys):
+    code = lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "budget.num_samples=5", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "trials: 5 (searcher optuna, scheduler asha, at most 2 at once)" in out
+    assert "resources per trial: 1.0 CPU, 0.0 GPU, 1 worker(s)" in out
+    examples = out.split("--- example trial ")[1:]
+    assert len(examples) == 2
+    for example in examples:
+        config = yaml.safe_load(example.split("\n", 1)[1])
+        assert config["model"]["model_type"] in ("heatmap", "regression")
+        assert config["training"]["max_epochs"] == 4 and config["model"]["backbone"] == "resnet18"
+    assert not (tmp_path / "ray_results").exists() and not (tmp_path / "mlruns.db").exists()  # nothing started
+
+
+def test_bad_study_is_rejected_before_anything_starts(tmp_path, capsys):
+    study = yaml.safe_load(QUICKSTART.read_text())
+    study["parameters"]["training.train_batch_sise"] = {"choice": [4, 8]}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(study))
+    assert lp_sweep(["--project-dir", str(tmp_path / "p"), "launch", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "training.train_batch_sise" in err and "train_batch_size" in err  # names the key and the allowed ones
+    assert not (tmp_path / "p" / "ray_results").exists()
+
+
+def test_status_of_an_empty_project(tmp_path, capsys):
+    assert lp_sweep(["--project-dir", str(tmp_path), "status"]) == 0
+    assert "no sweeps in" in capsys.readouterr().out
