@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -195,6 +196,10 @@ def _run(record: SweepRecord, study: Study, demo_dir: str | None, address: str |
                             printer=printer, ended_file=ended_file)
     finally:
         disconnect()
+    if all(trial.status != "ERROR" for trial in outcome.trials):
+        shutil.rmtree(temp_dir, ignore_errors=True)  # Ray session logs; kept when a trial failed
+    else:
+        printer(f"Ray session logs of the failed trials: {temp_dir}")
     printer(f"tuner wall {outcome.wall_time_s:.1f} s")
     if outcome.interrupted:
         record.state = "interrupted"
