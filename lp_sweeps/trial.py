@@ -13,7 +13,6 @@ import math
 import os
 import tempfile
 import time
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import lightning.pytorch as pl
