@@ -13,6 +13,7 @@ MLflow store with its artifacts, the Ray results, the demo data and a decoded-vi
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,8 @@ def _ui(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).resolve()
     uri = args.tracking_uri or default_tracking_uri(project)
     process = start_ui(uri, project / "mlartifacts", host="127.0.0.1", port=args.port)
+    # SIGTERM (e.g. a job scheduler) stops the server too, like Ctrl-C
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_until_healthy(f"http://127.0.0.1:{args.port}", timeout=120, process=process)
         print(f"MLflow UI ready at http://127.0.0.1:{args.port} (Ctrl-C to stop)")
