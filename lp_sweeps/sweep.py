@@ -150,6 +150,9 @@ def launch(
     sweep_name = f"{raw_name}-{stamp}"
     resolved = apply_study_overrides(Path(study_file), overrides, project / "sweeps" / sweep_name / "study.yaml")
     study = load_study(resolved)  # everything is validated here, before Ray starts
+    if study.resources.workers > 1:
+        raise StudyError("resources.workers", f"{study.resources.workers} workers per trial (DDP through Ray Train) "
+                         "is not supported yet; use workers: 1", str(resolved))
     demo_dir = demo_folder(study, project)
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)

@@ -39,3 +39,9 @@ def test_bad_study_is_rejected_before_anything_starts(tmp_path, capsys):
 def test_status_of_an_empty_project(tmp_path, capsys):
     assert lp_sweep(["--project-dir", str(tmp_path), "status"]) == 0
     assert "no sweeps in" in capsys.readouterr().out
+
+
+def test_multi_worker_trials_are_refused_clearly(tmp_path, capsys):
+    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "resources.workers=2"]) == 2
+    assert "resources.workers: 2 workers per trial" in capsys.readouterr().err
+    assert not (tmp_path / "ray_results").exists()
