@@ -15,8 +15,9 @@ import logging
 import math
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -120,6 +121,7 @@ def train(
     cache_dir: str | os.PathLike | None = None,
     resume_from: str | os.PathLike | None = None,
     quiet: bool = False,
+    trainer_settings: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Train the model ``cfg`` describes and write everything to ``model_dir`` (default: cwd).
 
@@ -128,7 +130,9 @@ def train(
     to Ray Tune this way); ``base_dir`` resolves relative data paths (default: cwd);
     ``cache_dir`` keeps decoded video frames on disk for later runs; ``resume_from`` is a Lightning
     checkpoint to continue from (weights, optimiser, epoch counter); ``quiet`` drops the model
-    summary (sweep trials).
+    summary (sweep trials); ``trainer_settings`` replace the Trainer's device settings (accelerator,
+    devices, strategy, plugins: a DDP run under Ray Train). The per-device batch sizes follow
+    ``training.num_gpus`` (see :func:`lightning_pose.data.factory.get_data_module`).
     """
     validate_config(cfg)
     model_dir = Path(model_dir or os.getcwd()).resolve()
@@ -142,13 +146,16 @@ def train(
     model = get_model(cfg, data_module, get_loss_factories(cfg, data_module))
     labels_files = _write_inputs(cfg, model_dir, data_dir, video_dir)
     callbacks = get_callbacks(cfg.training, cfg.callbacks, semi) + list(extra_callbacks)
+    devices = _device_settings(cfg.training) if trainer_settings is None else dict(trainer_settings)
     trainer = pl.Trainer(
         default_root_dir=str(model_dir),
         logger=CSVLogger(save_dir=str(model_dir / "tb_logs"), name=cfg.model.model_name),
         callbacks=callbacks,
         enable_progress_bar=False,
         enable_model_summary=not quiet,
-        **_device_settings(cfg.training),
+        # as Lightning Pose on GPUs (only matters under DDP); torch's SyncBatchNorm needs CUDA
+        sync_batchnorm=devices.get("accelerator") == "gpu",
+        **devices,
         **_trainer_limits(cfg.training, len(data_module.train_indices), semi),
     )
     trainer.fit(model, datamodule=data_module, ckpt_path=None if resume_from is None else str(resume_from))

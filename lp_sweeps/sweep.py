@@ -23,8 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from lp_sweeps.space import RandomSuggester, StudyError, render_value
 from lp_sweeps.study import DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project, sample_parameters
-from lp_sweeps.tracking import SweepTracker, default_tracking_uri, search_children
+from lp_sweeps.tracking import SweepTracker, default_tracking_uri, deliver_spooled, search_children
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
+from lp_sweeps.train_adapter import DRIVER_CPUS
 from lp_sweeps.tune_adapter import SweepOutcome, connect, disconnect, fit_sweep, max_reports
 
 __all__ = ["SweepRecord", "apply_study_overrides", "best", "demo_folder", "dry_run", "launch", "resume", "status"]
@@ -99,7 +100,11 @@ def dry_run(study: Study, demo_dir: str | None, printer: Callable[[str], None] =
     printer(f"study {study.name} ({study.path})")
     printer(f"trials: {num_trials(study)} (searcher {study.searcher.name}, scheduler {study.scheduler.name}, "
             f"at most {study.budget.max_concurrent_trials or 'unlimited'} at once)")
-    printer(f"resources per trial: {resources.cpus} CPU, {resources.gpus} GPU, {resources.workers} worker(s)")
+    if resources.workers == 1:
+        printer(f"resources per trial: {resources.cpus} CPU, {resources.gpus} GPU, 1 worker(s)")
+    else:
+        printer(f"resources per trial: {resources.workers} DDP workers x ({resources.cpus} CPU, {resources.gpus} GPU) "
+                f"+ a {DRIVER_CPUS}-CPU driver; batch sizes are split across the workers")
     printer(f"objective: {study.objective.mode} {study.objective.metric}; up to {_max_t(study, demo_dir)} reports per trial")
     for i in range(2):
         sampled = sample_parameters(study, RandomSuggester(seed=i))
@@ -150,9 +155,6 @@ def launch(
     sweep_name = f"{raw_name}-{stamp}"
     resolved = apply_study_overrides(Path(study_file), overrides, project / "sweeps" / sweep_name / "study.yaml")
     study = load_study(resolved)  # everything is validated here, before Ray starts
-    if study.resources.workers > 1:
-        raise StudyError("resources.workers", f"{study.resources.workers} workers per trial (DDP through Ray Train) "
-                         "is not supported yet; use workers: 1", str(resolved))
     demo_dir = demo_folder(study, project)
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)
@@ -189,10 +191,12 @@ def _run(record: SweepRecord, study: Study, demo_dir: str | None, address: str |
     context = TrialContext(
         study_path=record.study_file, demo_dir=demo_dir, tracking_uri=record.tracking_uri,
         experiment_id=record.experiment_id, parent_run_id=record.parent_run_id, sweep_name=record.sweep_name,
-        cache_dir=str(Path(record.project_dir) / "cache"),
+        cache_dir=str(Path(record.project_dir) / "cache"), spool_dir=str(Path(record.project_dir) / "spool"),
+        storage_dir=record.storage_dir,
     )
     temp_dir = tempfile.mkdtemp(prefix="lpray-")
-    connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}})
+    connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
+            dashboard=study.resources.workers > 1)
     try:
         ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
         outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), resume=resume,
@@ -219,11 +223,17 @@ def _finish(record: SweepRecord, study: Study, demo_dir: str | None, outcome: Sw
             printer: Callable[[str], None]) -> dict | None:
     """Final child statuses, the best trials' checkpoints, retention, registry, parent summary."""
     tracker = SweepTracker(record.tracking_uri, study.name)
+    states = {t.trial_id: "FAILED" if t.status == "ERROR" else ("KILLED" if t.stopped_early else "FINISHED")
+              for t in outcome.trials}
+    late = deliver_spooled(record.tracking_uri, record.parent_run_id, record.experiment_id, record.sweep_name,
+                           states, Path(record.project_dir) / "spool")
+    if late:
+        printer(f"delivered the metrics that trials {late} had left unsent to MLflow")
     children = tracker.child_runs(record.parent_run_id)
     for trial in outcome.trials:
         if trial.trial_id in children:
-            state = "FAILED" if trial.status == "ERROR" else ("KILLED" if trial.stopped_early else "FINISHED")
-            tracker.close_trial(children[trial.trial_id], state, {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()})
+            tracker.close_trial(children[trial.trial_id], states[trial.trial_id],
+                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()})
     sign = 1 if study.objective.mode == "min" else -1
     ranked = sorted((t for t in outcome.trials if t.metric is not None and t.trial_id in children), key=lambda t: sign * t.metric)
     if not ranked:

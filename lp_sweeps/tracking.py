@@ -58,6 +58,7 @@ __all__ = [
     "TrackingFlushError",
     "TrackingSetupError",
     "TrialTracker",
+    "deliver_spooled",
     "default_artifact_location",
     "default_tracking_uri",
     "is_transient_error",
@@ -451,6 +452,25 @@ class TrialTracker(TrialLog):
             self._client.log_artifact(run_id, str(path), artifact_path)
         if staged:
             path.unlink(missing_ok=True)
+
+
+def deliver_spooled(
+    tracking_uri: str, parent_run_id: str, experiment_id: str, sweep_name: str, final_states: Mapping[str, str],
+    spool_dir: str | Path, timeout_s: Seconds = 120.0,
+) -> list[str]:
+    """Send what trials left unsent in their spools (a trial stopped or killed while the server was
+    away) and give their runs the final state (``final_states``: trial id -> FINISHED | KILLED |
+    FAILED). Returns the trial ids that had records left; raises TrackingFlushError after ``timeout_s``."""
+    delivered = []
+    for trial_id, state in final_states.items():
+        if not Spool(Path(spool_dir), spool_key(sweep_name, parent_run_id, trial_id)).load_pending():
+            continue
+        tracker = TrialTracker(tracking_uri, parent_run_id, experiment_id, trial_id, trial_id, sweep_name,
+                               spool_dir=spool_dir, patience_s=timeout_s)
+        tracker.start(timeout=timeout_s)
+        tracker.end(state, timeout=timeout_s)
+        delivered.append(trial_id)
+    return delivered
 
 
 # ----------------------------------------------------------------------------------------- queries

@@ -13,7 +13,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import lightning.pytorch as pl
 from omegaconf import OmegaConf
@@ -24,7 +24,8 @@ from lp_sweeps.study import compose_trial_config, load_study
 from lp_sweeps.tracking import TrackingFlushError, TrialTracker
 
 __all__ = [
-    "CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "EpochReporter", "Stopwatch", "TrialContext", "TrialReporter", "run_trial",
+    "CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_WORLD_SIZE", "EpochReporter", "Stopwatch",
+    "TrialContext", "TrialReporter", "WorkerPlacement", "epoch_metrics", "run_trial",
 ]
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FILE = "model.ckpt"
 SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values the trial trained with
 TRACKED_PREFIXES = ("val_", "train_", "lr-", "total_", "epoch")
+TAG_NODE_IP = "lp_sweeps.node_ip"  # the Ray node of the trial's rank-0 process (latest attempt)
+TAG_WORLD_SIZE = "lp_sweeps.world_size"  # training processes of the trial (DDP workers)
 FLUSH_TIMEOUT_S = 5.0  # per report; while the server is away the spool keeps the rest
 
 
@@ -61,24 +64,40 @@ class TrialContext:
     sweep_name: str
     cache_dir: str | None = None
     spool_dir: str | None = None
+    storage_dir: str | None = None  # the sweep's storage path (data-parallel trials keep their Train runs there)
 
 
 @runtime_checkable
 class TrialReporter(Protocol):
-    """The scheduler side of a trial (implemented by the Ray adapter)."""
+    """The scheduler side of a trial (implemented by the Ray adapters), one per training process.
+
+    ``report`` is called by every process of a data-parallel trial in the same order (Ray Train
+    collects them); only rank 0 passes a checkpoint folder, the others pass None."""
 
     trial_id: str
     trial_name: str
+    node_ip: str
 
     def resume_checkpoint(self) -> str | None: ...
 
-    def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None: ...
+    def report(self, metrics: dict[str, float], checkpoint_dir: str | None) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerPlacement:
+    """Where one training process of a trial sits: its rank among ``world_size`` DDP processes and
+    the Lightning Trainer device settings that go with it (None: one process, the usual device)."""
+
+    rank: int = 0
+    world_size: int = 1
+    trainer_settings: dict[str, Any] | None = None
 
 
 class EpochReporter(pl.Callback):
-    """After each validation epoch: log metrics to MLflow, save a checkpoint, report to the scheduler."""
+    """After each validation epoch: log metrics to MLflow (rank 0), save a checkpoint, report to the
+    scheduler. Under DDP the validation metrics are already reduced across processes."""
 
-    def __init__(self, reporter: TrialReporter, tracker: TrialTracker, metric: str, started: float,
+    def __init__(self, reporter: TrialReporter, tracker: TrialTracker | None, metric: str, started: float,
                  tracking_time: Stopwatch) -> None:
         super().__init__()
         self.reporter = reporter
@@ -95,6 +114,8 @@ class EpochReporter(pl.Callback):
     def _log(self, metrics: dict[str, float], step: int) -> None:
         """Send the epoch's metrics before reporting, so a trial the scheduler stops next has
         delivered everything; while the server is away they stay spooled and are retried."""
+        if self.tracker is None:
+            return
         with self.tracking_time:
             self.tracker.log_metrics(metrics, step=step)
             try:
@@ -103,52 +124,72 @@ class EpochReporter(pl.Callback):
                 logger.warning(f"metrics of epoch {step} not yet delivered ({err}); training goes on")
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.sanity_checking or trainer.global_rank != 0:
+        if trainer.sanity_checking:
             return
-        metrics = {
-            k: float(v) for k, v in trainer.callback_metrics.items()
-            if v.numel() == 1 and k.startswith(TRACKED_PREFIXES) and math.isfinite(float(v))
-        }
+        metrics = epoch_metrics(trainer.callback_metrics)
         metrics["epoch"] = float(trainer.current_epoch)
         self._log(metrics, trainer.current_epoch)
-        if self.metric not in metrics:
+        if self.metric not in metrics:  # the same on every rank: the objective is synced
             logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
             return
         with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
-            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))
+            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
             diagnostics = {
                 "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
                 "lp_tracking_s": self.tracking_time.seconds,
             }
-            self.reporter.report({**metrics, **diagnostics}, folder)
+            self.reporter.report({**metrics, **diagnostics}, folder if trainer.is_global_zero else None)
 
 
-def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str) -> None:
-    """Train one trial to the end (or until the scheduler stops it).
+def epoch_metrics(callback_metrics: dict) -> dict[str, float]:
+    """The tracked scalar, finite metrics of an epoch (validation, training, learning rates)."""
+    return {
+        k: float(v) for k, v in callback_metrics.items()
+        if v.numel() == 1 and k.startswith(TRACKED_PREFIXES) and math.isfinite(float(v))
+    }
 
+
+def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict, cfg, world_size: int) -> TrialTracker:
+    tracker = TrialTracker(
+        context.tracking_uri, context.parent_run_id, context.experiment_id,
+        reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
+    )
+    tracker.start()
+    tracker.set_tags({TAG_NODE_IP: reporter.node_ip, TAG_WORLD_SIZE: world_size})
+    tracker.log_params(clean_param_names(sampled))
+    tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    return tracker
+
+
+def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str,
+              placement: WorkerPlacement = WorkerPlacement()) -> None:
+    """Train one trial to the end (or until the scheduler stops it), as one of
+    ``placement.world_size`` processes. Only rank 0 opens the trial's MLflow run.
+
+    The study's batch sizes are per trial: with N processes each takes ``ceil(batch / N)``
+    labeled frames and its share of the unlabeled frames (``training.num_gpus`` = N).
     Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
     first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far)."""
     started = time.perf_counter()
     study = load_study(context.study_path)
     cfg = compose_trial_config(study, sampled, context.demo_dir)
+    if placement.world_size > 1:
+        cfg.training.num_gpus = placement.world_size
     tracking_time = Stopwatch()
-    with tracking_time:
-        tracker = TrialTracker(
-            context.tracking_uri, context.parent_run_id, context.experiment_id,
-            reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
-        )
-        tracker.start()
-        tracker.log_params(clean_param_names(sampled))
-        tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    tracker = None
+    if placement.rank == 0:
+        with tracking_time:
+            tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size)
     resume = reporter.resume_checkpoint()
     callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time)
     status = "FAILED"
     try:
         train(
             cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
-            cache_dir=context.cache_dir, resume_from=resume, quiet=True,
+            cache_dir=context.cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
         )
         status = "FINISHED"
     finally:
         # a trial stopped by the scheduler ends here through an exception from report()
-        tracker.end(status if status == "FINISHED" else "KILLED")
+        if tracker is not None:
+            tracker.end(status if status == "FINISHED" else "KILLED")

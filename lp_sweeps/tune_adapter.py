@@ -1,7 +1,9 @@
 """The one module that imports Ray Tune: cluster connection, the trainable, search and scheduling.
 
 A trial is a Tune function trainable that calls :func:`lp_sweeps.trial.run_trial` with a
-:class:`RayReporter`. Optuna (TPE or random) proposes trials through Ray's ``OptunaSearch`` with a
+:class:`RayReporter`, or, with ``resources.workers`` > 1, starts a Ray Train run of that many
+data-parallel workers (:mod:`lp_sweeps.train_adapter`) whose reports reach Tune through
+``TuneReportCallback``. Optuna (TPE or random) proposes trials through Ray's ``OptunaSearch`` with a
 define-by-run space; ``grid`` studies use Tune's grid search; ASHA or FIFO schedules them.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import ray
 from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
@@ -24,6 +27,10 @@ from ray.tune.search.optuna import OptunaSearch
 from lp_sweeps.optuna_adapter import define_by_run, make_sampler
 from lp_sweeps.space import RandomSuggester
 from lp_sweeps.study import Study, grid_points, load_study, num_trials, sample_parameters
+from lp_sweeps.train_adapter import (
+    CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, concurrent_trials_that_fit, fit_distributed_trial,
+    train_storage_path,
+)
 from lp_sweeps.trial import CHECKPOINT_FILE, SAMPLED_PARAMS_FILE, TrialContext, run_trial
 
 __all__ = [
@@ -43,8 +50,12 @@ logger = logging.getLogger(__name__)
 _STARTED_LOCAL = {"value": False}
 
 
-def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, runtime_env: dict | None = None) -> None:
-    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one."""
+def connect(
+    address: str | None, num_cpus: int | None, temp_dir: str | None, runtime_env: dict | None = None,
+    dashboard: bool = False,
+) -> None:
+    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one. Data-parallel
+    trials need the local one's dashboard (Ray Train cleans up stopped runs through its state API)."""
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS")
@@ -54,7 +65,8 @@ def connect(address: str | None, num_cpus: int | None, temp_dir: str | None, run
     ray.init(
         address="local",  # a new local instance, never a cluster some other `ray start` left behind
         num_cpus=num_cpus,
-        include_dashboard=False,
+        include_dashboard=dashboard,
+        dashboard_host="127.0.0.1",
         log_to_driver=False,  # trial logs stay in the Ray session folder; the driver prints progress
         _temp_dir=temp_dir,
         runtime_env=runtime_env,
@@ -80,6 +92,7 @@ class RayReporter:
         self.trial_id = context.get_trial_id()
         self.trial_name = context.get_trial_name()
         self.trial_dir = context.get_trial_dir()
+        self.node_ip = ray.util.get_node_ip_address()
 
     def resume_checkpoint(self) -> str | None:
         checkpoint = tune.get_checkpoint()
@@ -104,7 +117,32 @@ def _trainable(config: dict, context: TrialContext) -> None:
         study = load_study(context.study_path)
         sampled = sample_parameters(study, RandomSuggester(_trial_seed(reporter.trial_id)), config["grid_point"])
     Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
-    run_trial(sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
+    study = load_study(context.study_path)
+    if study.resources.workers == 1:
+        run_trial(sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
+        return
+    trial = DistributedTrial(
+        trial_id=reporter.trial_id, trial_name=reporter.trial_name, sampled=sampled,
+        workers=study.resources.workers, cpus_per_worker=study.resources.cpus, gpus_per_worker=study.resources.gpus,
+        storage_path=train_storage_path(context.storage_dir, context.sweep_name),
+        metric=study.objective.metric, mode=study.objective.mode,
+    )
+    fit_distributed_trial(trial, context, callbacks=[TuneReportCallback()])
+
+
+def _trial_resources(study: Study) -> dict[str, float]:
+    """What Tune reserves per trial: all of it for one process, only the driver for a Train run."""
+    if study.resources.workers > 1:
+        return {"cpu": DRIVER_CPUS}
+    return {"cpu": study.resources.cpus, "gpu": study.resources.gpus}
+
+
+def _concurrency(study: Study) -> int | None:
+    """At most ``budget.max_concurrent_trials`` at once; data-parallel trials, by default, as many
+    as the cluster's CPUs and GPUs hold."""
+    if study.budget.max_concurrent_trials or study.resources.workers == 1:
+        return study.budget.max_concurrent_trials
+    return concurrent_trials_that_fit(study.resources.workers, study.resources.cpus, study.resources.gpus)
 
 
 def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
@@ -123,8 +161,8 @@ def _scheduler(study: Study, max_t: int):
     )
 
 
-def _search(study: Study) -> tuple[object | None, dict, int]:
-    """(search algorithm, param_space, num_samples) for Tune."""
+def _search(study: Study, limit: int | None) -> tuple[object | None, dict, int]:
+    """(search algorithm, param_space, num_samples) for Tune; ``limit``: trials at once."""
     if study.searcher.name == "grid":
         return None, {"grid_point": tune.grid_search(grid_points(study))}, study.budget.num_samples
     search = OptunaSearch(
@@ -133,7 +171,6 @@ def _search(study: Study) -> tuple[object | None, dict, int]:
         mode=study.objective.mode,
         sampler=make_sampler(study.searcher.name, study.searcher.seed),
     )
-    limit = study.budget.max_concurrent_trials
     return (ConcurrencyLimiter(search, max_concurrent=limit) if limit else search), {}, num_trials(study)
 
 
@@ -225,10 +262,7 @@ def fit_sweep(
 ) -> SweepOutcome:
     """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
     ``ended_file`` collects the ids of the trials that ended, across runs of the sweep."""
-    trainable = tune.with_resources(
-        tune.with_parameters(_trainable, context=context),
-        {"cpu": study.resources.cpus, "gpu": study.resources.gpus},
-    )
+    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), _trial_resources(study))
     ended_file = ended_file or os.path.join(storage_dir, f"{context.sweep_name}.ended")
     progress = _Progress(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
     start = time.time()
@@ -237,7 +271,8 @@ def fit_sweep(
             os.path.join(storage_dir, context.sweep_name), trainable, resume_unfinished=True, resume_errored=True
         )
     else:
-        search, param_space, num_samples = _search(study)
+        limit = _concurrency(study)
+        search, param_space, num_samples = _search(study, limit)
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
@@ -247,9 +282,10 @@ def fit_sweep(
                 search_alg=search,
                 scheduler=_scheduler(study, max_t),
                 num_samples=num_samples,
-                max_concurrent_trials=study.budget.max_concurrent_trials,
+                max_concurrent_trials=limit,
                 time_budget_s=study.budget.time_budget_s,
-                reuse_actors=True,
+                # a Train run's driver cannot be reused (its Tune session holds the run's report queue)
+                reuse_actors=study.resources.workers == 1,
             ),
             run_config=tune.RunConfig(
                 name=context.sweep_name,
@@ -282,11 +318,15 @@ def _best_report(result, metric: str, mode: str) -> tuple[float | None, str | No
     frame = result.metrics_dataframe
     values = frame[metric].dropna() if frame is not None and metric in frame else None
     value = None if values is None or values.empty else float(values.min() if mode == "min" else values.max())
-    scored = [(m.get(metric), c) for c, m in (result.best_checkpoints or []) if m.get(metric) is not None]
+    scored = [(m.get(metric), c.path) for c, m in (result.best_checkpoints or []) if m.get(metric) is not None]
+    if not scored and frame is not None and CHECKPOINT_PATH_KEY in frame and metric in frame:
+        # a Train run's checkpoints: Tune only saw their locations (the Train run keeps the best)
+        rows = frame[[metric, CHECKPOINT_PATH_KEY]].dropna()
+        scored = [(v, p) for v, p in zip(rows[metric], rows[CHECKPOINT_PATH_KEY]) if os.path.isdir(p)]
     if not scored:
         return value, result.checkpoint.path if result.checkpoint else None
     best = min(scored, key=lambda item: item[0] if mode == "min" else -item[0])
-    return value, best[1].path
+    return value, best[1]
 
 
 def _sampled_params(result) -> dict:

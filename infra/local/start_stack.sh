@@ -4,9 +4,9 @@
 #
 #   PostgreSQL  127.0.0.1:$LP_STACK_PG_PORT (55432)         MLflow's backend store, database "mlflow"
 #   MLflow      http://127.0.0.1:$LP_STACK_MLFLOW_PORT (55000)  infra/mlflow/start_server.sh, artifacts in the stack folder
-#   Ray head    $LP_STACK_RAY_HEAD_IP:$LP_STACK_RAY_PORT (127.0.0.3:56379), 1 CPU, resource node_head,
+#   Ray head    $LP_STACK_RAY_HEAD_IP:$LP_STACK_RAY_PORT (127.0.0.3:56379), $LP_STACK_RAY_CPUS (1) CPUs, resource node_head,
 #               dashboard http://127.0.0.1:$LP_STACK_RAY_DASHBOARD_PORT (58265)
-#   Ray worker  $LP_STACK_RAY_WORKER_IP (127.0.0.2), 1 CPU, resource node_worker
+#   Ray worker  $LP_STACK_RAY_WORKER_IP (127.0.0.2), $LP_STACK_RAY_CPUS (1) CPUs, resource node_worker
 #
 # Everything is written under $LP_STACK_DIR (default: a new /tmp/lp-stack.XXXXXX). The addresses,
 # credentials and process ids go to $LP_STACK_DIR/stack.env (mode 600), printed with secrets masked:
@@ -37,6 +37,7 @@ settings() {
     CLIENT_PORT=${LP_STACK_RAY_CLIENT_PORT:-50001}
     HEAD_IP=${LP_STACK_RAY_HEAD_IP:-127.0.0.3}
     WORKER_IP=${LP_STACK_RAY_WORKER_IP:-127.0.0.2}
+    RAY_CPUS=${LP_STACK_RAY_CPUS:-1}
     RAY_MEMORY=${LP_STACK_RAY_MEMORY:-2000000000}
     OBJECT_STORE=${LP_STACK_RAY_OBJECT_STORE_MEMORY:-200000000}
     RAY_AUTH=${LP_STACK_RAY_AUTH_MODE:-token}
@@ -196,7 +197,7 @@ ray_start() {
 
 start_ray() {
     ray_env
-    local common=(--num-cpus=1 --memory="$RAY_MEMORY" --object-store-memory="$OBJECT_STORE")
+    local common=(--num-cpus="$RAY_CPUS" --memory="$RAY_MEMORY" --object-store-memory="$OBJECT_STORE")
     stack_log "Ray: head on $HEAD_IP:$RAY_PORT"
     ray_start LP_STACK_RAY_HEAD_PGID "$STACK_DIR/ray_head.log" --head --node-ip-address="$HEAD_IP" \
         --port="$RAY_PORT" --ray-client-server-port="$CLIENT_PORT" "${common[@]}" --resources='{"node_head": 1}' \

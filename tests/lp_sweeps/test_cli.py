@@ -41,7 +41,9 @@ def test_status_of_an_empty_project(tmp_path, capsys):
     assert "no sweeps in" in capsys.readouterr().out
 
 
-def test_multi_worker_trials_are_refused_clearly(tmp_path, capsys):
-    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "resources.workers=2"]) == 2
-    assert "resources.workers: 2 workers per trial" in capsys.readouterr().err
+def test_dry_run_shows_data_parallel_resources(tmp_path, capsys):
+    args = ["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "resources.workers=2", "resources.cpus=0.5",
+            "--dry-run"]
+    assert lp_sweep(args) == 0
+    assert "resources per trial: 2 DDP workers x (0.5 CPU, 0.0 GPU) + a 0.1-CPU driver" in capsys.readouterr().out
     assert not (tmp_path / "ray_results").exists()
