@@ -190,3 +190,114 @@ def test_data_parallel_trial_has_one_run_with_the_reduced_metric(stack, project,
     # the checkpoint is saved after the epoch's validation, so it holds the weights that validation used
     assert logged[epoch] == pytest.approx(sum(ranks) / 2, rel=1e-4)
     assert abs(ranks[0] - ranks[1]) > 1e-3  # the two shares differ: rank 0's value alone would not match
+
+
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the sweep ended before {what}: {process.stdout.read()[-5000:]}")
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout} s waiting until {what}")
+
+
+def sweep_runs_so_far(stack: dict, project: Path, name: str) -> list:
+    paths = list((project / "sweeps").glob(f"{name}-*/sweep.json"))
+    if not paths:
+        return []
+    try:
+        return child_runs(json.loads(paths[0].read_text()))
+    except Exception:  # the server is starting or stopping
+        return []
+
+
+def server_up(stack: dict) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", int(stack["MLFLOW_TRACKING_URI"].rsplit(":", 1)[1])), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def restart_mlflow(stack: dict) -> None:
+    """Start the stack's MLflow server again, on the same database and port."""
+    folder = Path(stack["STACK_DIR"])
+    env = {
+        **os.environ,
+        "MLFLOW_BACKEND_STORE_URI": f"postgresql+psycopg2://{stack['PGUSER']}:{stack['PGPASSWORD']}@127.0.0.1:"
+                                    f"{stack['PGPORT']}/{stack['PGDATABASE']}",
+        "MLFLOW_ARTIFACTS_DESTINATION": str(folder / "mlartifacts"), "MLFLOW_HOST": "127.0.0.1",
+        "MLFLOW_PORT": stack["MLFLOW_TRACKING_URI"].rsplit(":", 1)[1], "MLFLOW_WORKERS": "1",
+        "MLFLOW_BIN": str(Path(stack["LP_STACK_BIN"]) / "mlflow"),
+    }
+    with open(folder / "mlflow_restarted.log", "w") as log:
+        server = subprocess.Popen(["setsid", str(REPO / "infra/mlflow/start_server.sh")], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    with open(folder / "stack.env", "a") as env_file:  # so that stop_stack.sh stops the new server
+        env_file.write(f"export LP_STACK_MLFLOW_PGID={server.pid}\n")
+    stack["LP_STACK_MLFLOW_PGID"] = str(server.pid)
+    wait_for(lambda: server_up(stack), 180, "the MLflow server is back")
+
+
+def test_tracking_server_outage_loses_no_metric(stack, project):
+    epochs = 8
+    study = write_study(project, "outage", samples=2, max_epochs=epochs, resources={"cpus": 1, "workers": 1},
+                        concurrent=2)
+    process = launch(stack, project, study)
+    wait_for(lambda: any(history_or_empty(stack, r) for r in sweep_runs_so_far(stack, project, "outage")),
+             300, "a trial logged its first epoch", process)
+    os.killpg(int(stack["LP_STACK_MLFLOW_PGID"]), signal.SIGTERM)
+    wait_for(lambda: not server_up(stack), 60, "the MLflow server is down")
+    time.sleep(20)
+    assert process.poll() is None, "the sweep ended during the outage: make the trials longer"
+    restart_mlflow(stack)
+    out = finish(process)
+    assert "unreachable" in out  # the trials said so in the log
+    record = sweep_record(project, "outage")
+    runs = child_runs(record)
+    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs)
+    for run in runs:  # every epoch of every trial, each once
+        assert history(record, run) == list(range(epochs))
+        assert history(record, run, "val_pixel_error") == list(range(epochs))
+
+
+def history_or_empty(stack: dict, run) -> list:
+    try:
+        return MlflowClient(stack["MLFLOW_TRACKING_URI"]).get_metric_history(run.info.run_id, "epoch")
+    except Exception:
+        return []
+
+
+def raylet_pid(node_ip: str) -> int:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    pids = [int(line.split()[0]) for line in out.splitlines()
+            if "/raylet" in line.split(maxsplit=2)[1] and f"--node_ip_address={node_ip}" in line]
+    assert len(pids) == 1, f"expected one raylet on {node_ip}, found {pids}"
+    return pids[0]
+
+
+def test_trials_of_a_lost_worker_node_resume_on_the_head(stack, project):
+    epochs = 8
+    study = write_study(project, "node-loss", samples=2, max_epochs=epochs, resources={"cpus": 1, "workers": 1},
+                        concurrent=2)
+    process = launch(stack, project, study)
+
+    def trial_on_worker_with_two_epochs():
+        runs = [r for r in sweep_runs_so_far(stack, project, "node-loss") if r.data.tags.get("lp_sweeps.node_ip") == WORKER_IP]
+        return next((r for r in runs if len(history_or_empty(stack, r)) >= 2), None)
+
+    victim = wait_for(trial_on_worker_with_two_epochs, 300, "the worker node's trial logged two epochs", process)
+    os.kill(raylet_pid(WORKER_IP), signal.SIGKILL)
+    finish(process)
+    record = sweep_record(project, "node-loss")
+    assert record["state"] == "finished"
+    runs = {r.data.tags["lp_sweeps.trial_id"]: r for r in child_runs(record)}
+    assert len(runs) == 2 and all(r.info.status == "FINISHED" for r in runs.values())
+    moved = runs[victim.data.tags["lp_sweeps.trial_id"]]
+    assert moved.data.tags["lp_sweeps.node_ip"] == HEAD_IP  # retried on the head
+    steps = history(record, moved)
+    assert set(steps) == set(range(epochs))
+    assert steps.count(0) == 1  # it continued from its checkpoint; a fresh start would log epoch 0 again
