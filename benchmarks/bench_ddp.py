@@ -2,7 +2,7 @@
 
     python benchmarks/bench_ddp.py               # CPU: 1 worker x 2 CPUs vs 2 workers x 0.9 CPU
     python benchmarks/bench_ddp.py --smoke-test  # 2 epochs, tiny images
-    python benchmarks/bench_ddp.py --gpu         # also 1 GPU vs 2 GPUs (or 2 x 0.5 of one GPU)
+    python benchmarks/bench_ddp.py --gpu         # also 1 GPU vs 2 GPUs (needs 2 GPUs)
 
 Each configuration is a one-trial sweep of the quickstart study (resnet18 heatmap model on the
 generated demo project, same global batch size, same epochs) on a local Ray with SQLite MLflow.
@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.gpu:
         if not torch.cuda.is_available():
             raise SystemExit("--gpu: CUDA is not available on this machine")
-        gpus = torch.cuda.device_count()
-        configs += [("gpu_1_worker", 1, 2.0, 1.0, None),
-                    ("gpu_2_workers", 2, 2.0, 1.0 if gpus >= 2 else 0.5, None)]
+        configs.append(("gpu_1_worker", 1, 2.0, 1.0, None))
+        if torch.cuda.device_count() >= 2:  # DDP ranks need a GPU each
+            configs.append(("gpu_2_workers", 2, 2.0, 1.0, None))
     rows = [run_config(name, w, c, g, epochs, size, args.batch, n) for name, w, c, g, n in configs]
     base = rows[0]["steady_images_per_s"]
     two = rows[1]["steady_images_per_s"]

@@ -302,6 +302,9 @@ def _load(path: Path) -> Study:
     objective, searcher, scheduler, budget, resources = (_section(raw, n) for n in _SECTIONS)
     if scheduler.name == "fifo" and set(raw.get("scheduler") or {}) - {"name"}:
         raise StudyError("scheduler", "fifo takes no options (only name)")
+    if resources.workers > 1 and 0 < resources.gpus < 1:
+        raise StudyError("resources.gpus", f"{resources.gpus}: DDP workers need whole GPUs (NCCL cannot run two "
+                         "ranks of one trial on the same GPU); use gpus: 1, or workers: 1 to share GPUs between trials")
     base = _resolve_base(raw.get("base_config", "demo"), path)
     overrides = _flatten_overrides(raw.get("overrides") or {})
     reference = _base_with_overrides(base, overrides, None)

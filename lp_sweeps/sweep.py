@@ -193,6 +193,8 @@ def _run(record: SweepRecord, study: Study, demo_dir: str | None, address: str |
         experiment_id=record.experiment_id, parent_run_id=record.parent_run_id, sweep_name=record.sweep_name,
         cache_dir=str(Path(record.project_dir) / "cache"), spool_dir=str(Path(record.project_dir) / "spool"),
         storage_dir=record.storage_dir,
+        # on a cluster, each node copies the data to its own scratch space once
+        stage_data=bool(address or os.environ.get("RAY_ADDRESS")),
     )
     temp_dir = tempfile.mkdtemp(prefix="lpray-")
     connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},

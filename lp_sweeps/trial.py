@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from lightning_pose.train import train
 from lp_sweeps.space import clean_param_names
+from lp_sweeps.staging import default_stage_root, stage_data
 from lp_sweeps.study import compose_trial_config, load_study
 from lp_sweeps.tracking import TrackingFlushError, TrialTracker
 
@@ -65,6 +66,7 @@ class TrialContext:
     cache_dir: str | None = None
     spool_dir: str | None = None
     storage_dir: str | None = None  # the sweep's storage path (data-parallel trials keep their Train runs there)
+    stage_data: bool = False  # copy data_dir to node-local scratch once per node (sweeps on a cluster)
 
 
 @runtime_checkable
@@ -180,13 +182,17 @@ def run_trial(sampled: dict, context: TrialContext, reporter: TrialReporter, mod
     if placement.rank == 0:
         with tracking_time:
             tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size)
+    cache_dir = context.cache_dir
+    if context.stage_data:  # after the config went to MLflow: the run shows the data's real home
+        cfg.data.data_dir = str(stage_data(cfg.data.data_dir))
+        cache_dir = str(default_stage_root() / "decoded_frames")
     resume = reporter.resume_checkpoint()
     callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time)
     status = "FAILED"
     try:
         train(
             cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
-            cache_dir=context.cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
+            cache_dir=cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
         )
         status = "FINISHED"
     finally:

@@ -112,12 +112,11 @@ def _trial_seed(trial_id: str) -> int:
 
 def _trainable(config: dict, context: TrialContext) -> None:
     reporter = RayReporter()
+    study = load_study(context.study_path)
     sampled = config.get("params")
     if sampled is None:  # grid study: the grid point is fixed, the other parameters random
-        study = load_study(context.study_path)
         sampled = sample_parameters(study, RandomSuggester(_trial_seed(reporter.trial_id)), config["grid_point"])
     Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
-    study = load_study(context.study_path)
     if study.resources.workers == 1:
         run_trial(sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
         return

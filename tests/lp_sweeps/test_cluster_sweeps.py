@@ -32,6 +32,7 @@ from torch.utils.data.distributed import DistributedSampler
 from lightning_pose.data.factory import get_data_module, get_dataset, get_imgaug_transform
 from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
+from lp_sweeps.staging import MARKER_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 START, STOP = REPO / "infra/local/start_stack.sh", REPO / "infra/local/stop_stack.sh"
@@ -69,7 +70,9 @@ def stack():
         "LP_STACK_MLFLOW_PORT": str(_free_port()), "LP_STACK_RAY_PORT": str(_free_port()),
         "LP_STACK_RAY_DASHBOARD_PORT": str(_free_port()), "LP_STACK_RAY_CLIENT_PORT": str(_free_port()),
         "LP_STACK_RAY_HEAD_IP": HEAD_IP, "LP_STACK_RAY_WORKER_IP": WORKER_IP, "LP_STACK_RAY_CPUS": "1",
+        "TMPDIR": str(folder / "scratch"),  # the nodes' scratch space: where trials stage the data
     }
+    (folder / "scratch").mkdir()
     started = subprocess.run(["bash", str(START)], env=env, capture_output=True, text=True, timeout=600)
     env_file = folder / "stack.env"
     try:
@@ -145,6 +148,11 @@ def test_sweep_runs_on_both_nodes_and_records_in_postgres(stack, project):
     assert len(runs) == 4 and len({r.data.tags["lp_sweeps.trial_id"] for r in runs}) == 4
     assert {r.data.tags["lp_sweeps.node_ip"] for r in runs} == {HEAD_IP, WORKER_IP}
     assert all(r.info.status == "FINISHED" and history(record, r) == [0, 1] for r in runs)
+    # the demo data was copied to the nodes' scratch space once, not once per trial (both "nodes"
+    # share this machine's disk)
+    staged = list((Path(stack["STACK_DIR"]) / "scratch" / "lp_sweeps_data").glob(f"*/{MARKER_FILE}"))
+    assert len(staged) == 1
+    assert json.loads(staged[0].read_text())["source"] == str((project / "demo" / "demo").resolve())
     # the runs and their metrics live in the PostgreSQL database behind the server
     with psycopg2.connect(host="127.0.0.1", port=stack["PGPORT"], user=stack["PGUSER"],
                           password=stack["PGPASSWORD"], dbname=stack["PGDATABASE"]) as connection:
@@ -272,9 +280,15 @@ def history_or_empty(stack: dict, run) -> list:
 
 
 def raylet_pid(node_ip: str) -> int:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    pids = [int(line.split()[0]) for line in out.splitlines()
-            if "/raylet" in line.split(maxsplit=2)[1] and f"--node_ip_address={node_ip}" in line]
+    """The raylet of the node at ``node_ip`` (read from /proc: its command line is too long for ps)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv[0].endswith("/raylet") and f"--node_ip_address={node_ip}" in argv:
+            pids.append(int(entry.name))
     assert len(pids) == 1, f"expected one raylet on {node_ip}, found {pids}"
     return pids[0]
 

@@ -149,6 +149,7 @@ def test_missing_file_raises_file_not_found(tmp_path):
         (changed(resources={"gpus": -1}), "resources.gpus", ["a number >= 0, got -1"]),
         (changed(resources={"workers": 1.5}), "resources.workers", ["an int >= 1, got 1.5"]),
         (changed(resources={"workers": 0}), "resources.workers", ["an int >= 1, got 0"]),
+        (changed(resources={"workers": 2, "gpus": 0.5}), "resources.gpus", ["0.5: DDP workers need whole GPUs"]),
         (changed(budget={"num_samples": 0}), "budget.num_samples", ["an int >= 1"]),
         (changed(budget={"max_epochs": 0}), "budget.max_epochs", ["an int >= 1"]),
         (changed(budget={"time_budget_s": -5}), "budget.time_budget_s", ["a number > 0"]),
