@@ -3,6 +3,8 @@
 import json
 import logging
 import math
+import multiprocessing
+import os
 import shutil
 import socket
 import time
@@ -23,6 +25,7 @@ from lp_sweeps.tracking import (
     TrialTracker,
     default_artifact_location,
     default_tracking_uri,
+    deliver_spooled,
     is_transient_error,
     read_trial_history,
     search_children,
@@ -336,6 +339,34 @@ def test_unreachable_server_buffers_and_spool_replays(sweep, store: str, tmp_pat
     assert (_local(replay.artifact_uri) / "config.yaml").read_text() == "a: 1\n"
     assert MlflowClient(store).get_run(run_id).info.status == "FINISHED"
     assert not info.value.spool_path.exists()
+
+
+def _log_then_die(uri: str, parent: str, experiment_id: str, spool_dir: str) -> None:
+    offline = TrialTracker(uri, parent, experiment_id, "t7", "trial_t7", "sweep-1", spool_dir=spool_dir,
+                           start_timeout_s=0.2, initial_backoff_s=0.1, max_backoff_s=0.2)
+    offline.start()
+    for step in range(3):
+        offline.log_metrics({"val_pixel_error": 10.0 - step}, step=step)
+    os._exit(3)  # killed: no end(), no flush
+
+
+def test_the_sweep_delivers_what_a_killed_trial_left_in_its_spool(sweep, store: str, tmp_path: Path):
+    """A trial whose process ended while the server was away (stopped by ASHA, its node lost) left
+    records in the shared spool folder; at the end of the sweep the driver sends them."""
+    tracker, parent = sweep
+    down = f"http://127.0.0.1:{_free_port()}"
+    trial = multiprocessing.get_context("spawn").Process(
+        target=_log_then_die, args=(down, parent, tracker.experiment_id, str(tmp_path / "spool")))
+    trial.start()
+    trial.join(60)
+    assert trial.exitcode == 3
+
+    states = {"t7": "KILLED", "t8": "FINISHED"}  # t8 left nothing behind
+    assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool") == ["t7"]
+    [row] = search_children(store, parent)
+    assert row["trial_id"] == "t7" and row["status"] == "KILLED"
+    assert read_trial_history(store, row["run_id"], "val_pixel_error") == [(0, 10.0), (1, 9.0), (2, 8.0)]
+    assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool") == []
 
 
 # --------------------------------------------------------------------------- retention and registry

@@ -67,7 +67,9 @@ class UnlabeledWindowSampler(Sampler):
 
     Windows come in random permutations (a new one whenever the previous is used up); the
     generator, seeded once, keeps its state across epochs, so every epoch differs and the whole
-    run is reproducible from ``seed``.
+    run is reproducible from ``seed``. Under DDP, Lightning wraps it in a
+    ``DistributedSamplerWrapper``: every process draws the same sequence (same seed) and takes its
+    own share of it, so the processes train on different windows.
     """
 
     def __init__(self, num_windows: int, num_iters: int, seed: int) -> None:
