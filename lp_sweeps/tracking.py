@@ -463,7 +463,9 @@ def deliver_spooled(
     FAILED). Returns the trial ids that had records left; raises TrackingFlushError after ``timeout_s``."""
     delivered = []
     for trial_id, state in final_states.items():
-        if not Spool(Path(spool_dir), spool_key(sweep_name, parent_run_id, trial_id)).load_pending():
+        spool = Spool(Path(spool_dir), spool_key(sweep_name, parent_run_id, trial_id))
+        if not spool.load_pending():
+            spool.remove()  # all sent (or never written): drop what a stopped trial left
             continue
         tracker = TrialTracker(tracking_uri, parent_run_id, experiment_id, trial_id, trial_id, sweep_name,
                                spool_dir=spool_dir, patience_s=timeout_s)

@@ -367,6 +367,7 @@ def test_the_sweep_delivers_what_a_killed_trial_left_in_its_spool(sweep, store: 
     assert row["trial_id"] == "t7" and row["status"] == "KILLED"
     assert read_trial_history(store, row["run_id"], "val_pixel_error") == [(0, 10.0), (1, 9.0), (2, 8.0)]
     assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool") == []
+    assert not list((tmp_path / "spool").iterdir())  # nothing left behind
 
 
 # --------------------------------------------------------------------------- retention and registry
