@@ -4,11 +4,12 @@
     python benchmarks/bench_ddp.py --smoke-test  # 2 epochs, tiny images
     python benchmarks/bench_ddp.py --gpu         # also 1 GPU vs 2 GPUs (needs 2 GPUs)
 
-Each configuration is a one-trial sweep of the quickstart study (resnet18 heatmap model on the
+Each configuration is a one-trial sweep (resnet18 heatmap model from random weights on the
 generated demo project, same global batch size, same epochs) on a local Ray with SQLite MLflow.
 Reported per configuration:
-- ``steady_images_per_s``: labeled training frames per second between the first and the last
-  validation report (start-up and the first epoch excluded), from Ray's ``time_total_s``;
+- ``steady_images_per_s``: training-split frames per second of epoch time (training plus
+  validation) between the first and the last report (start-up and the first epoch excluded),
+  from Ray's ``time_total_s``;
 - ``trial_wall_s``: the whole trial (for 2 workers this includes Ray Train's worker start-up);
 - ``final_val_pixel_error``: the objective after the last epoch.
 On the CPU both configurations use the same two cores, so the figure shows the DDP cost
@@ -16,6 +17,7 @@ On the CPU both configurations use the same two cores, so the figure shows the D
 """
 
 import argparse
+import contextlib
 import json
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -30,32 +33,43 @@ from lightning_pose.data.utils import split_sizes_from_probabilities  # noqa: E4
 from lp_sweeps import sweep  # noqa: E402
 from lp_sweeps.study import base_config, load_study  # noqa: E402
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "search_spaces" / "quickstart.yaml"
-
-
 def results(experiment_dir: Path) -> list[dict]:
     [result] = list(experiment_dir.glob("*/result.json"))
     return [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
 
 
+def write_study(folder: Path, workers: int, cpus: float, gpus: float, epochs: int, size: int, batch: int) -> Path:
+    """A one-trial study: resnet18 heatmap model on the demo project, fixed learning rate."""
+    study = {
+        "name": "bench-ddp",
+        "base_config": "demo",
+        "overrides": {
+            "model.backbone": "resnet18", "model.backbone_pretrained": False, "model.model_type": "heatmap",
+            "model.losses_to_use": [], "data.image_resize_dims": {"height": size, "width": size},
+            "training.check_val_every_n_epoch": 1, "training.train_batch_size": batch,
+            "eval.predict_vids_after_training": False,
+        },
+        "objective": {"metric": "val_pixel_error", "mode": "min"},
+        "searcher": {"name": "random", "seed": 0},
+        "scheduler": {"name": "fifo"},
+        "budget": {"num_samples": 1, "max_epochs": epochs, "max_concurrent_trials": 1},
+        "resources": {"cpus": cpus, "gpus": gpus, "workers": workers},
+        "parameters": {"training.optimizer_params.learning_rate": {"choice": [2.0e-3]}},
+    }
+    path = folder / "bench_ddp.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    return path
+
+
 def run_config(name: str, workers: int, cpus: float, gpus: float, epochs: int, size: int, batch: int,
                num_cpus: int | None) -> dict:
-    overrides = [
-        "budget.num_samples=1", "budget.max_concurrent_trials=1", f"budget.max_epochs={epochs}",
-        "scheduler={name: fifo}", "model.model_type=heatmap", f"training.train_batch_size={batch}",
-        f"data.image_resize_dims={{height: {size}, width: {size}}}", "model.losses_to_use=[]",
-        "training.optimizer_params.learning_rate=0.002",
-        f"resources.workers={workers}", f"resources.cpus={cpus}", f"resources.gpus={gpus}",
-    ]
-    study_file = QUICKSTART
     with tempfile.TemporaryDirectory(prefix=f"bench-ddp-{name}-") as project:
-        # the quickstart's sampled parameters are fixed by the overrides above except the model
-        # type and the loss weight, which do not change the work per frame here
-        record = sweep.launch(study_file, overrides, project_dir=project, num_cpus=num_cpus, printer=lambda _: None)
+        study_file = write_study(Path(project), workers, cpus, gpus, epochs, size, batch)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON
+            record = sweep.launch(study_file, [], project_dir=project, num_cpus=num_cpus, printer=lambda _: None)
         rows = results(Path(record.storage_dir) / record.sweep_name)
         study = load_study(record.study_file)
-        cfg = base_config(study, sweep.demo_folder(study, Path(project)))
-        train_frames = _train_frames(cfg)
+        train_frames = _train_frames(base_config(study, sweep.demo_folder(study, Path(project))))
     first, last = rows[0], rows[-1]
     frames = train_frames * (len(rows) - 1)
     span = last["time_total_s"] - first["time_total_s"]
@@ -80,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16, help="global training batch size (split across workers)")
     parser.add_argument("--gpu", action="store_true", help="also benchmark on GPUs (needs CUDA)")
     args = parser.parse_args(argv)
-    epochs, size = (2, 64) if args.smoke_test else (args.epochs, args.image_size)
+    epochs, size = (2, 128) if args.smoke_test else (args.epochs, args.image_size)
     configs = [("cpu_1_worker", 1, 2.0, 0.0, 2), ("cpu_2_workers", 2, 0.9, 0.0, 2)]
     if args.gpu:
         if not torch.cuda.is_available():
