@@ -279,6 +279,40 @@ def history_or_empty(stack: dict, run) -> list:
         return []
 
 
+def train_worker_pids() -> list[int]:
+    """The Ray Train worker processes running now (Ray names them ``ray::RayTrainWorker...``), not
+    their DataLoader subprocesses, which inherit the name."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            title = (entry / "cmdline").read_bytes().decode(errors="replace")
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if title.startswith("ray::RayTrainWorker"):
+            parents[int(entry.name)] = parent
+    return sorted(pid for pid, parent in parents.items() if parent not in parents)
+
+
+def test_a_data_parallel_trial_resumes_from_its_ray_train_checkpoint(stack, project):
+    epochs = 6
+    study = write_study(project, "ddp-retry", samples=1, max_epochs=epochs, resources={"cpus": 0.5, "workers": 2},
+                        concurrent=1)
+    process = launch(stack, project, study)
+    runs = wait_for(lambda: [r for r in sweep_runs_so_far(stack, project, "ddp-retry") if len(history_or_empty(stack, r)) >= 2],
+                    300, "the DDP trial logged two epochs", process)
+    workers = train_worker_pids()
+    assert len(workers) == 2, workers
+    os.kill(max(workers), signal.SIGKILL)  # one DDP worker dies; Ray Train restarts the group
+    finish(process)
+    record = sweep_record(project, "ddp-retry")
+    [run] = child_runs(record)
+    assert run.info.run_id == runs[0].info.run_id and run.info.status == "FINISHED"
+    steps = history(record, run)
+    assert set(steps) == set(range(epochs))
+    assert steps.count(0) == 1  # the restarted workers continued from the checkpoint Ray Train kept
+
+
 def raylet_pid(node_ip: str) -> int:
     """The raylet of the node at ``node_ip`` (read from /proc: its command line is too long for ps)."""
     pids = []
