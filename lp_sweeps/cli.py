@@ -1,6 +1,7 @@
 """``lp-sweep``: launch, resume and inspect hyper-parameter sweeps of Lightning Pose models.
 
     lp-sweep launch STUDY.yaml [key=value ...] [--dry-run] [--tracking-uri URI] [--address ADDR]
+                    [--storage-path DIR_OR_URI]
     lp-sweep resume SWEEP
     lp-sweep status [SWEEP]
     lp-sweep best SWEEP [--output best_config.yaml]
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--tracking-uri", help="MLflow tracking URI (default: SQLite in the project folder)")
     launch.add_argument("--address", help="address of a running Ray cluster (default $RAY_ADDRESS, else a local Ray)")
     launch.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
+    launch.add_argument("--storage-path", help="trial results and checkpoints: a folder every Ray node mounts, or "
+                        "a URI such as s3://bucket/prefix (default: PROJECT_DIR/ray_results)")
     resume = sub.add_parser("resume", help="continue an interrupted sweep")
     resume.add_argument("sweep")
     resume.add_argument("--address")
@@ -62,7 +65,8 @@ def _launch(args: argparse.Namespace) -> int:
         demo_dir = sweep.demo_folder(study, Path(args.project_dir).resolve())
         sweep.dry_run(study, demo_dir)
         return 0
-    sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address, args.num_cpus)
+    sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address, args.num_cpus,
+                 storage_path=args.storage_path)
     return 0
 
 

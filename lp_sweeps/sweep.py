@@ -3,7 +3,8 @@
 A project folder (default ``./lp_sweeps_runs``) holds everything a sweep writes:
 
     mlruns.db, mlartifacts/   MLflow tracking store and artifacts (unless --tracking-uri is given)
-    ray_results/<sweep>/      Ray Tune experiment: trial results and checkpoints (storage_path)
+    ray_results/<sweep>/      Ray Tune experiment: trial results and checkpoints (storage_path, unless
+                              --storage-path puts them elsewhere, e.g. s3://bucket/prefix)
     sweeps/<sweep>/           the resolved study file and sweep.json (what resume/status/best read)
     demo/                     the demo project, generated when a study asks for it
     cache/                    decoded video frames shared by the trials on this machine
@@ -26,7 +27,9 @@ from lp_sweeps.study import DEMO_BASES, Study, base_config, compose_trial_config
 from lp_sweeps.tracking import SweepTracker, default_tracking_uri, deliver_spooled, search_children
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
 from lp_sweeps.train_adapter import DRIVER_CPUS
-from lp_sweeps.tune_adapter import SweepOutcome, connect, disconnect, fit_sweep, max_reports
+from lp_sweeps.tune_adapter import (
+    SweepOutcome, check_storage, connect, disconnect, fetch_checkpoint, fit_sweep, max_reports,
+)
 
 __all__ = ["SweepRecord", "apply_study_overrides", "best", "demo_folder", "dry_run", "launch", "resume", "status"]
 
@@ -147,21 +150,25 @@ def launch(
     address: str | None = None,
     num_cpus: int | None = None,
     printer: Callable[[str], None] = print,
+    storage_path: str | None = None,
 ) -> SweepRecord:
-    """Check the study, set up tracking, run every trial, record the best. Returns the record."""
+    """Check the study, set up tracking, run every trial, record the best. Returns the record.
+    ``storage_path``: where Ray keeps trial results and checkpoints (default
+    ``<project>/ray_results``); a folder every node mounts, or a URI such as ``s3://bucket/prefix``."""
     project = Path(project_dir).resolve()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     raw_name = (yaml.safe_load(Path(study_file).read_text()) or {}).get("name", Path(study_file).stem)
     sweep_name = f"{raw_name}-{stamp}"
     resolved = apply_study_overrides(Path(study_file), overrides, project / "sweeps" / sweep_name / "study.yaml")
     study = load_study(resolved)  # everything is validated here, before Ray starts
+    storage = check_storage(storage_path or str(project / "ray_results"))
     demo_dir = demo_folder(study, project)
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)
     parent = tracker.start_sweep(sweep_name, params=_study_summary(study), tags={"lp_sweeps.study_file": str(Path(study_file).resolve())})
     record = SweepRecord(
         sweep_name=sweep_name, study_file=str(resolved), tracking_uri=uri, experiment_id=tracker.experiment_id,
-        parent_run_id=parent, storage_dir=str(project / "ray_results"), project_dir=str(project),
+        parent_run_id=parent, storage_dir=storage, project_dir=str(project),
         created=datetime.datetime.now().isoformat(timespec="seconds"),
     )
     record.save()
@@ -241,9 +248,11 @@ def _finish(record: SweepRecord, study: Study, demo_dir: str | None, outcome: Sw
     if not ranked:
         printer("no trial reported the objective; see the Ray results folder for errors")
         return None
-    for trial in ranked[:KEEP_BEST_CHECKPOINTS]:
-        if trial.checkpoint_dir:
-            tracker.log_artifact(children[trial.trial_id], Path(trial.checkpoint_dir) / CHECKPOINT_FILE, "checkpoints")
+    with tempfile.TemporaryDirectory(prefix="lp-best-ckpt-") as downloads:  # used when storage is remote
+        for trial in ranked[:KEEP_BEST_CHECKPOINTS]:
+            if trial.checkpoint_dir:
+                checkpoint = fetch_checkpoint(trial.checkpoint_dir, downloads)
+                tracker.log_artifact(children[trial.trial_id], checkpoint, "checkpoints")
     tracker.apply_retention(record.parent_run_id, study.objective.metric, study.objective.mode,
                             keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all")
     top = ranked[0]

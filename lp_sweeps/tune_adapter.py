@@ -16,7 +16,9 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
+import pyarrow.fs
 import ray
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
@@ -38,7 +40,9 @@ __all__ = [
     "SweepOutcome",
     "TrialOutcome",
     "connect",
+    "check_storage",
     "disconnect",
+    "fetch_checkpoint",
     "fit_sweep",
     "max_reports",
     "sweep_exists",
@@ -180,7 +184,7 @@ class TrialOutcome:
     iterations: int
     metric: float | None
     params: dict
-    checkpoint_dir: str | None
+    checkpoint_dir: str | None  # its best kept checkpoint: a folder, or a URI (see fetch_checkpoint)
     stopped_early: bool
 
 
@@ -246,6 +250,38 @@ class _Progress(tune.Callback):
         )
 
 
+def check_storage(storage_path: str) -> str:
+    """The storage path as Ray will use it (a local folder made absolute, or a URI such as
+    ``s3://bucket/prefix``), after checking that it can be written; a clear error otherwise."""
+    if not urlparse(storage_path).scheme:
+        storage_path = str(Path(storage_path).resolve())
+    try:
+        filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path if urlparse(storage_path).scheme else
+                                                          f"file://{storage_path}")
+        filesystem.create_dir(path, recursive=True)
+        if filesystem.get_file_info(path).type != pyarrow.fs.FileType.Directory:
+            raise OSError("it is not a directory")
+    except (OSError, ValueError, pyarrow.ArrowException) as err:
+        raise ValueError(f"cannot use storage path {storage_path!r} for trial results and checkpoints: {err}") from None
+    return storage_path
+
+
+def _checkpoint_ref(path: str, storage_dir: str) -> str:
+    """A kept checkpoint's location as a plain path (local or shared filesystem) or a URI."""
+    scheme = urlparse(storage_dir).scheme
+    return path if scheme in ("", "file") or "://" in path else f"{scheme}://{path}"
+
+
+def fetch_checkpoint(ref: str, folder: str | os.PathLike) -> Path:
+    """The checkpoint file of a kept checkpoint as a local file: the file itself on a local or
+    shared filesystem, else a copy downloaded into ``folder``."""
+    if "://" not in ref:
+        return Path(ref) / CHECKPOINT_FILE
+    local = Path(folder, hashlib.sha256(ref.encode()).hexdigest()[:16])
+    tune.Checkpoint(ref).to_directory(str(local))
+    return local / CHECKPOINT_FILE
+
+
 def sweep_exists(storage_dir: str, sweep_name: str) -> bool:
     return tune.Tuner.can_restore(os.path.join(storage_dir, sweep_name))
 
@@ -291,6 +327,7 @@ def fit_sweep(
                 storage_path=storage_dir,
                 failure_config=tune.FailureConfig(max_failures=2),
                 # the two best checkpoints by the objective (Tune always keeps the latest for retries)
+                sync_config=tune.SyncConfig(sync_artifacts=True),  # sampled_params.json, with remote storage
                 checkpoint_config=tune.CheckpointConfig(
                     num_to_keep=2,
                     checkpoint_score_attribute=study.objective.metric,
@@ -309,40 +346,42 @@ def fit_sweep(
     trial_ids = {str((r.metrics or {}).get("trial_id") or Path(r.path).name) for r in results}
     interrupted = not out_of_time and (len(results) < num_trials(study) or not trial_ids <= ended)
     path = os.path.join(storage_dir, context.sweep_name)
-    return SweepOutcome(_outcomes(results, study, max_t), path, time.time() - start, interrupted, ended)
+    return SweepOutcome(_outcomes(results, study, max_t, storage_dir), path, time.time() - start, interrupted, ended)
 
 
-def _best_report(result, metric: str, mode: str) -> tuple[float | None, str | None]:
+def _best_report(result, metric: str, mode: str, storage_dir: str) -> tuple[float | None, str | None]:
     """The trial's best objective value over all its reports, and its best kept checkpoint."""
     frame = result.metrics_dataframe
     values = frame[metric].dropna() if frame is not None and metric in frame else None
     value = None if values is None or values.empty else float(values.min() if mode == "min" else values.max())
     scored = [(m.get(metric), c.path) for c, m in (result.best_checkpoints or []) if m.get(metric) is not None]
     if not scored and frame is not None and CHECKPOINT_PATH_KEY in frame and metric in frame:
-        # a Train run's checkpoints: Tune only saw their locations (the Train run keeps the best)
+        # a Train run's checkpoints: Tune only saw their locations; the Train run keeps the best two
         rows = frame[[metric, CHECKPOINT_PATH_KEY]].dropna()
-        scored = [(v, p) for v, p in zip(rows[metric], rows[CHECKPOINT_PATH_KEY]) if os.path.isdir(p)]
+        scored = list(zip(rows[metric], rows[CHECKPOINT_PATH_KEY]))
     if not scored:
-        return value, result.checkpoint.path if result.checkpoint else None
+        latest = result.checkpoint.path if result.checkpoint else None
+        return value, None if latest is None else _checkpoint_ref(latest, storage_dir)
     best = min(scored, key=lambda item: item[0] if mode == "min" else -item[0])
-    return value, best[1]
+    return value, _checkpoint_ref(best[1], storage_dir)
 
 
 def _sampled_params(result) -> dict:
     """The values the trial trained with (grid trials sample their non-grid values themselves)."""
-    written = Path(result.path) / SAMPLED_PARAMS_FILE
-    if written.is_file():
-        return json.loads(written.read_text())
-    return result.config.get("params") or {}
+    try:
+        with result.filesystem.open_input_stream(f"{result.path}/{SAMPLED_PARAMS_FILE}") as stream:
+            return json.loads(stream.read())
+    except (FileNotFoundError, OSError):
+        return result.config.get("params") or {}
 
 
-def _outcomes(results, study: Study, max_t: int) -> list[TrialOutcome]:
+def _outcomes(results, study: Study, max_t: int, storage_dir: str) -> list[TrialOutcome]:
     outcomes = []
     for result in results:
         metrics = result.metrics or {}
         trial_id = metrics.get("trial_id") or Path(result.path).name
         iterations = int(metrics.get("training_iteration", 0))
-        value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode)
+        value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode, storage_dir)
         outcomes.append(
             TrialOutcome(
                 trial_id=str(trial_id),
