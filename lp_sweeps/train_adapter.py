@@ -26,7 +26,8 @@ from ray.train.torch import TorchConfig, TorchTrainer
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext, WorkerPlacement, run_trial
 
 __all__ = [
-    "CHECKPOINT_PATH_KEY", "DRIVER_CPUS", "DistributedTrial", "TrainWorkerReporter", "concurrent_trials_that_fit",
+    "CHECKPOINT_PATH_KEY", "DRIVER_CPUS", "DistributedTrial", "TrainWorkerReporter", "checkpoint_file",
+    "concurrent_trials_that_fit",
     "fit_distributed_trial", "train_storage_path",
 ]
 
@@ -50,6 +51,14 @@ class DistributedTrial:
     mode: str
 
 
+def checkpoint_file(checkpoint: Checkpoint | None, folder: Path) -> str | None:
+    """The Lightning checkpoint file of a Ray checkpoint (Tune's or Train's), copied into ``folder``."""
+    if checkpoint is None:
+        return None
+    checkpoint.to_directory(str(folder))
+    return str(folder / CHECKPOINT_FILE)
+
+
 class TrainWorkerReporter:
     """:class:`lp_sweeps.trial.TrialReporter` for one Ray Train worker."""
 
@@ -60,12 +69,7 @@ class TrainWorkerReporter:
         self.scratch_dir = scratch_dir
 
     def resume_checkpoint(self) -> str | None:
-        checkpoint = ray.train.get_checkpoint()
-        if checkpoint is None:
-            return None
-        local = self.scratch_dir / "resume"
-        checkpoint.to_directory(str(local))
-        return str(local / CHECKPOINT_FILE)
+        return checkpoint_file(ray.train.get_checkpoint(), self.scratch_dir / "resume")
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None) -> None:
         checkpoint = None if checkpoint_dir is None else Checkpoint.from_directory(checkpoint_dir)

@@ -28,10 +28,10 @@ from ray.tune.search.optuna import OptunaSearch
 
 from lp_sweeps.optuna_adapter import define_by_run, make_sampler
 from lp_sweeps.space import RandomSuggester
-from lp_sweeps.study import Study, grid_points, load_study, num_trials, sample_parameters
+from lp_sweeps.study import Study, grid_points, num_trials, sample_parameters
 from lp_sweeps.train_adapter import (
-    CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, concurrent_trials_that_fit, fit_distributed_trial,
-    train_storage_path,
+    CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
+    fit_distributed_trial, train_storage_path,
 )
 from lp_sweeps.trial import CHECKPOINT_FILE, SAMPLED_PARAMS_FILE, TrialContext, run_trial
 
@@ -99,12 +99,7 @@ class RayReporter:
         self.node_ip = ray.util.get_node_ip_address()
 
     def resume_checkpoint(self) -> str | None:
-        checkpoint = tune.get_checkpoint()
-        if checkpoint is None:
-            return None
-        local = Path(self.trial_dir) / "resume"
-        checkpoint.to_directory(str(local))
-        return str(local / CHECKPOINT_FILE)
+        return checkpoint_file(tune.get_checkpoint(), Path(self.trial_dir) / "resume")
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
@@ -114,9 +109,8 @@ def _trial_seed(trial_id: str) -> int:
     return int(hashlib.sha256(trial_id.encode()).hexdigest()[:8], 16)
 
 
-def _trainable(config: dict, context: TrialContext) -> None:
+def _trainable(config: dict, context: TrialContext, study: Study) -> None:
     reporter = RayReporter()
-    study = load_study(context.study_path)
     sampled = config.get("params")
     if sampled is None:  # grid study: the grid point is fixed, the other parameters random
         sampled = sample_parameters(study, RandomSuggester(_trial_seed(reporter.trial_id)), config["grid_point"])
@@ -256,12 +250,11 @@ def check_storage(storage_path: str) -> str:
     if not urlparse(storage_path).scheme:
         storage_path = str(Path(storage_path).resolve())
     try:
-        filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path if urlparse(storage_path).scheme else
-                                                          f"file://{storage_path}")
+        filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path)  # absolute local paths too
         filesystem.create_dir(path, recursive=True)
         if filesystem.get_file_info(path).type != pyarrow.fs.FileType.Directory:
             raise OSError("it is not a directory")
-    except (OSError, ValueError, pyarrow.ArrowException) as err:
+    except (OSError, ValueError) as err:  # pyarrow's errors derive from these
         raise ValueError(f"cannot use storage path {storage_path!r} for trial results and checkpoints: {err}") from None
     return storage_path
 
@@ -297,7 +290,7 @@ def fit_sweep(
 ) -> SweepOutcome:
     """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
     ``ended_file`` collects the ids of the trials that ended, across runs of the sweep."""
-    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context), _trial_resources(study))
+    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study), _trial_resources(study))
     ended_file = ended_file or os.path.join(storage_dir, f"{context.sweep_name}.ended")
     progress = _Progress(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
     start = time.time()

@@ -33,6 +33,7 @@ from lightning_pose.data.factory import get_data_module, get_dataset, get_imgaug
 from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
 from lp_sweeps.staging import MARKER_FILE
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START, STOP = REPO / "infra/local/start_stack.sh", REPO / "infra/local/stop_stack.sh"
@@ -42,12 +43,6 @@ pytestmark = pytest.mark.slow
 
 def _postgres_installed() -> bool:
     return bool(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or shutil.which("initdb") is not None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -66,9 +61,9 @@ def stack():
         pytest.skip(reason)
     folder = Path(tempfile.mkdtemp(prefix="lp-stack-test-"))
     env = {
-        **os.environ, "LP_STACK_DIR": str(folder), "LP_STACK_PG_PORT": str(_free_port()),
-        "LP_STACK_MLFLOW_PORT": str(_free_port()), "LP_STACK_RAY_PORT": str(_free_port()),
-        "LP_STACK_RAY_DASHBOARD_PORT": str(_free_port()), "LP_STACK_RAY_CLIENT_PORT": str(_free_port()),
+        **os.environ, "LP_STACK_DIR": str(folder), "LP_STACK_PG_PORT": str(free_port()),
+        "LP_STACK_MLFLOW_PORT": str(free_port()), "LP_STACK_RAY_PORT": str(free_port()),
+        "LP_STACK_RAY_DASHBOARD_PORT": str(free_port()), "LP_STACK_RAY_CLIENT_PORT": str(free_port()),
         "LP_STACK_RAY_HEAD_IP": HEAD_IP, "LP_STACK_RAY_WORKER_IP": WORKER_IP, "LP_STACK_RAY_CPUS": "1",
         "TMPDIR": str(folder / "scratch"),  # the nodes' scratch space: where trials stage the data
     }

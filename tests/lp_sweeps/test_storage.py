@@ -1,7 +1,6 @@
 """Trial results and checkpoints on S3-compatible storage: ``--storage-path s3://bucket/prefix``
 against a real local S3 server (moto's, on 127.0.0.1), a real local Ray and MLflow on SQLite."""
 
-import socket
 from pathlib import Path
 
 import pyarrow.fs
@@ -11,21 +10,16 @@ from mlflow import MlflowClient
 from moto.server import ThreadedMotoServer
 
 from lp_sweeps import sweep
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "search_spaces" / "quickstart.yaml"
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def s3(monkeypatch) -> pyarrow.fs.S3FileSystem:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -35,6 +35,7 @@ from lp_sweeps.tracking import (
     wait_until_healthy,
 )
 from lp_sweeps.tracking_support import Spool, finite_metrics, param_value, sanitize_key
+from tests.ports import free_port
 
 EXPERIMENT = "study-a"
 
@@ -63,12 +64,6 @@ def _trial(store: str, sweep: tuple[SweepTracker, str], trial_id: str, tmp_path:
     tracker, parent = sweep
     name, spool = f"trial_{trial_id}", tmp_path / "spool"
     return TrialTracker(store, parent, tracker.experiment_id, trial_id, name, "sweep-1", spool_dir=spool, **kwargs)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _local(uri: str) -> Path:
@@ -316,7 +311,7 @@ def test_unknown_parent_run_is_a_setup_error(sweep, store: str, tmp_path: Path):
 
 def test_unreachable_server_buffers_and_spool_replays(sweep, store: str, tmp_path: Path, caplog):
     tracker, parent = sweep
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     kwargs = {"spool_dir": tmp_path / "spool", "start_timeout_s": 0.2, "initial_backoff_s": 0.1, "max_backoff_s": 0.2}
     offline = TrialTracker(down, parent, tracker.experiment_id, "t1", "trial_t1", "sweep-1", **kwargs)
     with caplog.at_level(logging.WARNING, logger="lp_sweeps"):
@@ -354,7 +349,7 @@ def test_the_sweep_delivers_what_a_killed_trial_left_in_its_spool(sweep, store: 
     """A trial whose process ended while the server was away (stopped by ASHA, its node lost) left
     records in the shared spool folder; at the end of the sweep the driver sends them."""
     tracker, parent = sweep
-    down = f"http://127.0.0.1:{_free_port()}"
+    down = f"http://127.0.0.1:{free_port()}"
     trial = multiprocessing.get_context("spawn").Process(
         target=_log_then_die, args=(down, parent, tracker.experiment_id, str(tmp_path / "spool")))
     trial.start()
@@ -420,7 +415,7 @@ def test_register_best_model_points_at_checkpoint(sweep, store: str, tmp_path: P
 @pytest.mark.slow
 def test_metrics_logged_while_server_down_arrive_after_it_starts(sweep, store: str, tmp_path: Path, caplog):
     tracker, parent = sweep
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     trial = TrialTracker(
         url, parent, tracker.experiment_id, "t1", "trial_t1", "sweep-1",
