@@ -9,7 +9,7 @@ writing a key the schema does not have raises.
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
@@ -25,6 +25,7 @@ from lightning_pose.config.introspect import (
     unwrap_optional,
 )
 from lightning_pose.config.schema import LightningPoseConfig
+from lightning_pose.config.yaml_file import YamlFileError, read_yaml
 
 __all__ = [
     "LP_ROOT_PATH",
@@ -32,6 +33,7 @@ __all__ = [
     "load_config",
     "parse_override",
     "register_resolvers",
+    "to_plain",
 ]
 
 # the repository root (parent of the package directory), as LP's ``${LP_ROOT_PATH:}`` gives it
@@ -61,6 +63,14 @@ def register_resolvers() -> None:
 register_resolvers()
 
 
+def to_plain(value: Any) -> Any:
+    """OmegaConf containers -> plain Python dicts and lists (interpolations resolved); anything
+    else is returned unchanged."""
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
 def default_config() -> DictConfig:
     """The schema's defaults as a struct-mode DictConfig."""
     cfg = OmegaConf.structured(LightningPoseConfig)
@@ -68,22 +78,24 @@ def default_config() -> DictConfig:
     return cfg
 
 
-def _read_source(source: Union[str, os.PathLike, DictConfig, Mapping]) -> tuple[str, dict]:
+def _read_source(
+    source: Union[str, os.PathLike, DictConfig, Mapping], name: Optional[str] = None
+) -> tuple[str, dict]:
     """-> (label used in error messages, the user's config as a plain dict)."""
     if isinstance(source, DictConfig):
-        return "<DictConfig>", OmegaConf.to_container(source, resolve=False)
+        return name or "<DictConfig>", OmegaConf.to_container(source, resolve=False)
     if isinstance(source, Mapping):
-        return "<dict>", OmegaConf.to_container(OmegaConf.create(dict(source)), resolve=False)
+        return name or "<dict>", OmegaConf.to_container(OmegaConf.create(dict(source)), resolve=False)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        raw = OmegaConf.load(path)
-    except Exception as err:  # YAML syntax errors come in several types
-        raise ConfigError("", f"cannot parse YAML: {err}", str(path)) from None
-    if isinstance(raw, ListConfig):
-        raise ConfigError("", "the top level of a config must be a mapping, not a list", str(path))
-    return str(path), OmegaConf.to_container(raw, resolve=False)
+        raw = read_yaml(path)
+    except YamlFileError as err:
+        raise ConfigError("", err.detail, str(path)) from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError("", f"the top level of a config must be a mapping, got {raw!r}", str(path))
+    return str(path), OmegaConf.to_container(OmegaConf.create(raw), resolve=False)
 
 
 def _prepare(user: dict) -> dict:
@@ -236,6 +248,7 @@ def _check_resolvable(cfg: DictConfig, source: str) -> None:
 def load_config(
     path_or_dictconfig: Union[str, os.PathLike, DictConfig, Mapping],
     overrides: Sequence[str] = (),
+    source_name: Optional[str] = None,
 ) -> DictConfig:
     """Load a Lightning Pose config onto the schema, apply overrides, return a struct DictConfig.
 
@@ -244,13 +257,15 @@ def load_config(
             group is ignored), or a DictConfig / mapping with the same layout.
         overrides: ``dotted.key=value`` strings applied in order after the file; values are
             parsed as YAML (``model.losses_to_use=[temporal]``, ``training.max_epochs=2``).
+        source_name: the name error messages give a DictConfig / mapping (e.g. the file it was
+            read from); a file is named by its path.
 
     Raises:
         ConfigError: unknown key, wrong type, bad override or unresolvable interpolation; the
             message names the file (or override) and the full dotted key.
         FileNotFoundError: the file does not exist.
     """
-    source, user = _read_source(path_or_dictconfig)
+    source, user = _read_source(path_or_dictconfig, source_name)
     user = _prepare(user)
     _check_keys(user, source)
     cfg = _merge(default_config(), user, source)

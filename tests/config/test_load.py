@@ -295,8 +295,15 @@ def test_unresolvable_interpolation_fails_at_load(tmp_path):
 def test_missing_file_and_bad_yaml(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_config(tmp_path / "absent.yaml")
-    with pytest.raises(ConfigError, match="cannot parse YAML"):
-        load_config(_write(tmp_path, "data: [unclosed\n"))
+    path = _write(tmp_path, "data: [unclosed\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: line 2, column 1: expected ',' or ']'"), str(err.value)
+    path = _write(tmp_path, "training:\n  max_epochs: 3\n  max_epochs: 4\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (f"{path}: line 3, column 3: key 'max_epochs' is given twice (first on line 2)\n"
+                              "      max_epochs: 4\n      ^"), str(err.value)
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_config(_write(tmp_path, "- a\n- b\n"))
 
