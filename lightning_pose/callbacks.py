@@ -15,7 +15,11 @@ def anneal_value(epoch: int, init_val: float, increase_factor: float, final_val:
 
 
 class AnnealWeight(pl.Callback):
-    """Sets ``module.<attr_name>`` (the unsupervised-loss importance) at every training epoch start."""
+    """Sets ``module.<attr_name>`` (the unsupervised-loss importance) at every training epoch start.
+
+    A tracker reads its importance from the attribute named by its ``unsupervised_importance_attr``;
+    the callback points that at ``attr_name`` when training starts, so the configured name
+    (``callbacks.anneal_weight.attr_name``) is the one both sides use."""
 
     def __init__(
         self,
@@ -33,6 +37,8 @@ class AnnealWeight(pl.Callback):
         self.freeze_until_epoch = freeze_until_epoch
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if hasattr(pl_module, "unsupervised_importance_attr"):
+            pl_module.unsupervised_importance_attr = self.attr_name
         setattr(pl_module, self.attr_name, torch.tensor(self.init_val, device=pl_module.device))
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -39,6 +39,12 @@ class Registry(Generic[T]):
         self._entries[name] = obj
         self._metadata[name] = dict(metadata)
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` out again (for tests that register a temporary entry); returns its object."""
+        obj = self.get(name)
+        del self._entries[name], self._metadata[name]
+        return obj
+
     def get(self, name: str) -> T:
         try:
             return self._entries[name]

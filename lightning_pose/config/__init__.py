@@ -13,33 +13,28 @@ from lightning_pose.config.load import (
     load_config,
     parse_override,
     register_resolvers,
+    to_plain,
 )
-from lightning_pose.config.schema import (
-    ALLOWED_MODEL_TYPES,
-    CONFIG_NAME,
-    IMGAUG_PRESETS,
-    LightningPoseConfig,
-)
+from lightning_pose.config.schema import CONFIG_NAME, LightningPoseConfig
 from lightning_pose.config.validate import (
-    UNSUPERVISED_LOSSES,
+    CONFIG_CHECKS,
     check_if_semi_supervised,
     is_multiview,
     validate_config,
 )
 
 __all__ = [
-    "ALLOWED_MODEL_TYPES",
+    "CONFIG_CHECKS",
     "CONFIG_NAME",
     "ConfigError",
-    "IMGAUG_PRESETS",
     "LP_ROOT_PATH",
     "LightningPoseConfig",
-    "UNSUPERVISED_LOSSES",
     "check_if_semi_supervised",
     "default_config",
     "is_multiview",
     "load_config",
     "parse_override",
     "register_resolvers",
+    "to_plain",
     "validate_config",
 ]

@@ -18,14 +18,12 @@ from hydra.core.config_store import ConfigStore
 from lightning_pose.config.schema_training import TrainingConfig
 
 __all__ = [
-    "ALLOWED_MODEL_TYPES",
     "AnnealWeightConfig",
     "CallbacksConfig",
     "CONFIG_NAME",
     "DaliConfig",
     "DataConfig",
     "EvalConfig",
-    "IMGAUG_PRESETS",
     "ImageDims",
     "LightningPoseConfig",
     "LossesConfig",
@@ -38,8 +36,6 @@ __all__ = [
 
 CONFIG_NAME = "lightning_pose_config"
 
-ALLOWED_MODEL_TYPES = ("regression", "heatmap", "heatmap_mhcrnn", "heatmap_multiview_transformer")
-IMGAUG_PRESETS = ("default", "none", "dlc", "dlc-lr", "dlc-top-down", "dlc-mv")
 
 
 @dataclass

@@ -17,14 +17,17 @@ from typing import Any
 
 import torch
 from jaxtyping import Float, UInt8
+from omegaconf import DictConfig
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from lightning_pose.config import CONFIG_CHECKS, ConfigError
 from lightning_pose.data.augmentation_ops import AUGMENTATION_OPS, Resize
 from lightning_pose.registry import Registry
 
 __all__ = [
+    "check_augmentation_config",
     "AUGMENTATION_PRESETS",
     "AugmentationPipeline",
     "expand_imgaug_str_to_dict",
@@ -186,6 +189,17 @@ AUGMENTATION_PRESETS.add("dlc", lambda: _dlc_params(None, geometric=True))
 AUGMENTATION_PRESETS.add("dlc-lr", lambda: _dlc_params([0, 2], geometric=True))
 AUGMENTATION_PRESETS.add("dlc-top-down", lambda: _dlc_params([0, 1, 2, 3], geometric=True))
 AUGMENTATION_PRESETS.add("dlc-mv", lambda: _dlc_params(None, geometric=False))
+
+
+@CONFIG_CHECKS.register("augmentation")
+def check_augmentation_config(cfg: DictConfig) -> None:
+    """``training.imgaug`` is a registered preset or a mapping of transforms."""
+    imgaug = cfg.training.imgaug
+    if isinstance(imgaug, Mapping):
+        return
+    if not isinstance(imgaug, str) or imgaug not in AUGMENTATION_PRESETS:
+        raise ConfigError("training.imgaug", f"expected one of {AUGMENTATION_PRESETS.names()} or a mapping of "
+                          f"imgaug transforms, got {imgaug!r}")
 
 
 def expand_imgaug_str_to_dict(name: str) -> dict:

@@ -7,12 +7,20 @@ image) pixels; ``bbox`` is ``[x, y, h, w]`` of the crop in the original frame (t
 ``[0, 0, H0, W0]``, when no bounding boxes are used).
 """
 
-from typing import TypedDict
+import functools
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Optional, TypedDict, Union
 
-from jaxtyping import Float, Int
+from jaxtyping import Float, Int, jaxtyped
 from torch import Tensor
 
 __all__ = [
+    "LabeledBatch",
+    "PredictionBatch",
+    "UnlabeledBatch",
+    "check_batch",
     "BaseLabeledExampleDict",
     "HeatmapLabeledExampleDict",
     "MultiviewLabeledExampleDict",
@@ -45,7 +53,7 @@ class BaseLabeledExampleDict(TypedDict):
     keypoints: Float[Tensor, "num_targets"]
     idxs: int
     bbox: Float[Tensor, "4"]
-    visibility: Int[Tensor, "num_keypoints"] | Int[Tensor, "0"]
+    visibility: Int[Tensor, "0"] | Int[Tensor, "num_keypoints"]
 
 
 class HeatmapLabeledExampleDict(BaseLabeledExampleDict):
@@ -69,10 +77,10 @@ class MultiviewLabeledExampleDict(TypedDict):
     num_views: int
     concat_order: list[str]
     view_names: list[str]
-    keypoints_3d: Float[Tensor, "num_keypoints 3"] | Float[Tensor, "1"]
-    intrinsic_matrix: Float[Tensor, "num_views 3 3"] | Float[Tensor, "1 3 3"]
-    extrinsic_matrix: Float[Tensor, "num_views 3 4"] | Float[Tensor, "1 3 4"]
-    distortions: Float[Tensor, "num_views num_distortion_params"] | Float[Tensor, "1 5"]
+    keypoints_3d: Float[Tensor, "1"] | Float[Tensor, "num_keypoints 3"]
+    intrinsic_matrix: Float[Tensor, "1 3 3"] | Float[Tensor, "num_views 3 3"]
+    extrinsic_matrix: Float[Tensor, "1 3 4"] | Float[Tensor, "num_views 3 4"]
+    distortions: Float[Tensor, "1 5"] | Float[Tensor, "num_views num_distortion_params"]
 
 
 class MultiviewHeatmapLabeledExampleDict(MultiviewLabeledExampleDict):
@@ -88,7 +96,7 @@ class BaseLabeledBatchDict(TypedDict):
     keypoints: Float[Tensor, "batch num_targets"]
     idxs: Int[Tensor, "batch"]
     bbox: Float[Tensor, "batch 4"]
-    visibility: Int[Tensor, "batch num_keypoints"] | Int[Tensor, "batch 0"]
+    visibility: Int[Tensor, "batch 0"] | Int[Tensor, "batch num_keypoints"]
 
 
 class HeatmapLabeledBatchDict(BaseLabeledBatchDict):
@@ -107,10 +115,10 @@ class MultiviewLabeledBatchDict(TypedDict):
     num_views: Int[Tensor, "batch"]
     concat_order: list
     view_names: list
-    keypoints_3d: Float[Tensor, "batch num_keypoints 3"] | Float[Tensor, "batch 1"]
-    intrinsic_matrix: Float[Tensor, "batch num_views 3 3"] | Float[Tensor, "batch 1 3 3"]
-    extrinsic_matrix: Float[Tensor, "batch num_views 3 4"] | Float[Tensor, "batch 1 3 4"]
-    distortions: Float[Tensor, "batch num_views num_distortion_params"] | Float[Tensor, "batch 1 5"]
+    keypoints_3d: Float[Tensor, "batch 1"] | Float[Tensor, "batch num_keypoints 3"]
+    intrinsic_matrix: Float[Tensor, "batch 1 3 3"] | Float[Tensor, "batch num_views 3 3"]
+    extrinsic_matrix: Float[Tensor, "batch 1 3 4"] | Float[Tensor, "batch num_views 3 4"]
+    distortions: Float[Tensor, "batch 1 5"] | Float[Tensor, "batch num_views num_distortion_params"]
 
 
 class MultiviewHeatmapLabeledBatchDict(MultiviewLabeledBatchDict):
@@ -156,3 +164,66 @@ class SemiSupervisedHeatmapBatchDict(TypedDict):
 
     labeled: HeatmapLabeledBatchDict | MultiviewHeatmapLabeledBatchDict
     unlabeled: UnlabeledBatchDict | MultiviewUnlabeledBatchDict
+
+
+LabeledBatch = Union[
+    BaseLabeledBatchDict, HeatmapLabeledBatchDict, MultiviewLabeledBatchDict, MultiviewHeatmapLabeledBatchDict
+]
+UnlabeledBatch = Union[UnlabeledBatchDict, MultiviewUnlabeledBatchDict]
+PredictionBatch = Union[LabeledBatch, UnlabeledBatch]
+
+
+@functools.cache
+def _fields(schema: type) -> dict[str, Any]:
+    return typing.get_type_hints(schema)
+
+
+def _is_typed_dict(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"{str(value.dtype).removeprefix('torch.')} tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return " | ".join(_type_name(option) for option in typing.get_args(tp))
+    return getattr(tp, "__name__", repr(tp))
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    if typing.get_origin(tp) in (Union, types.UnionType):
+        return any(_matches(value, option) for option in typing.get_args(tp))
+    if _is_typed_dict(tp):
+        return isinstance(value, Mapping) and _mismatch(value, tp) is None
+    origin = typing.get_origin(tp)
+    return isinstance(value, origin if origin is not None else tp)
+
+
+@jaxtyped(typechecker=None)
+def _mismatch(batch: Mapping, schema: type) -> Optional[str]:
+    """Why ``batch`` does not fit ``schema`` (None when it does). One jaxtyping memo per call, so a
+    dimension name (``batch``, ``num_keypoints``) must have one size across all the keys."""
+    for key, tp in _fields(schema).items():
+        if key not in batch:
+            return f"no key {key!r}"
+        if not _matches(batch[key], tp):
+            return f"{key!r} is a {_describe(batch[key])}, expected {_type_name(tp)}"
+    return None
+
+
+def check_batch(batch: Mapping, *schemas: type) -> None:
+    """Raise a ``TypeError`` unless ``batch`` fits one of the TypedDict ``schemas``: every key
+    present, every tensor of the annotated dtype and shape, named dimensions consistent across
+    keys (alternatives of a union are tried in order, so placeholders come first). Trackers call
+    it on every batch they receive from the data side."""
+    problems = []
+    for schema in schemas:
+        problem = _mismatch(batch, schema)
+        if problem is None:
+            return
+        problems.append(f"as {schema.__name__}: {problem}")
+    raise TypeError("batch does not fit the data -> tracker contract; " + "; ".join(problems))

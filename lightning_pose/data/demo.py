@@ -42,11 +42,12 @@ from lightning_pose.data.demo_scene import (
     simulate_pose_3d,
 )
 
-__all__ = ["demo_config", "generate_demo_data", "keypoint_table", "main"]
+__all__ = ["DEFAULT_IMAGE_SIZE", "demo_config", "demo_project_config", "generate_demo_data", "keypoint_table", "main"]
 
 SCORER = "demo"
 RESIZE = 128
 MIN_SIZE = 32
+DEFAULT_IMAGE_SIZE = (160, 192)  # (height, width) of the frames generate_demo_data renders
 
 
 def keypoint_table(
@@ -238,7 +239,7 @@ def generate_demo_data(
     frames_per_video: int = 200,
     two_views: bool = False,
     seed: int = 0,
-    image_size: tuple[int, int] = (160, 192),
+    image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE,
     context_frames: bool = True,
     missing_fraction: float = 0.04,
     fps: float = 30.0,
@@ -279,15 +280,22 @@ def generate_demo_data(
     return _write_configs(out, (height, width), csv_names, two_views)
 
 
+def demo_project_config(out: Path, multiview: bool, size: tuple[int, int] = DEFAULT_IMAGE_SIZE) -> dict:
+    """The config :func:`generate_demo_data` writes into ``out``: ``config.yaml`` of a single-view
+    project, or (``multiview``) ``config_multiview.yaml`` of a two-view one."""
+    if not multiview:
+        return demo_config(out, out / "videos", size)
+    csv_files = [f"CollectedData_{v}.csv" for v in VIEW_NAMES]
+    return demo_config(out, out / "videos", size, csv_file=csv_files, view_names=VIEW_NAMES)
+
+
 def _write_configs(out: Path, size: tuple[int, int], csv_names: dict, two_views: bool) -> Path:
     """config.yaml (and config_multiview.yaml); returns the one that uses all the data."""
     if not two_views:
-        return _write_config(out / "config.yaml", demo_config(out, out / "videos", size))
+        return _write_config(out / "config.yaml", demo_project_config(out, False, size))
     top_only = demo_config(out, out / "videos_top", size, csv_file=csv_names["top"])
     _write_config(out / "config.yaml", top_only)
-    csv_files = [csv_names[v] for v in VIEW_NAMES]
-    multiview = demo_config(out, out / "videos", size, csv_file=csv_files, view_names=VIEW_NAMES)
-    return _write_config(out / "config_multiview.yaml", multiview)
+    return _write_config(out / "config_multiview.yaml", demo_project_config(out, True, size))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,11 +12,12 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from jaxtyping import Float
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import Tensor, nn
 
 # the family modules register their losses in LOSSES on import
 from lightning_pose.losses import heatmap, multiview_3d, pca, regression, temporal  # noqa: F401
+from lightning_pose.config import CONFIG_CHECKS, ConfigError, to_plain
 from lightning_pose.losses.base import LOSSES, Loss, Stage
 
 __all__ = [
@@ -24,8 +25,10 @@ __all__ = [
     "build_supervised_loss_params",
     "build_unsupervised_loss_params",
     "expand_column_matches",
+    "check_loss_config",
     "get_loss_classes",
     "get_loss_factories",
+    "losses_of_kind",
 ]
 
 
@@ -34,11 +37,23 @@ def get_loss_classes() -> dict[str, type[Loss]]:
     return {name: LOSSES.get(name) for name in LOSSES}
 
 
-def _plain(value: Any) -> Any:
-    """OmegaConf containers -> plain Python lists / dicts; anything else unchanged."""
-    if isinstance(value, (DictConfig, ListConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
+def losses_of_kind(kind: str) -> list[str]:
+    """Registered losses of one kind: ``unsupervised`` (for ``model.losses_to_use``) or ``heatmap``
+    (``heatmap_<model.heatmap_loss_type>``)."""
+    return [name for name in LOSSES if LOSSES.metadata(name).get("kind") == kind]
+
+
+@CONFIG_CHECKS.register("losses")
+def check_loss_config(cfg: DictConfig) -> None:
+    """``model.losses_to_use`` names registered unsupervised losses; ``model.heatmap_loss_type``
+    names a registered heatmap loss."""
+    allowed = losses_of_kind("unsupervised")
+    for i, name in enumerate(cfg.model.losses_to_use or []):
+        if name not in allowed:
+            raise ConfigError(f"model.losses_to_use[{i}]", f"unknown loss {name!r}; allowed: {allowed}")
+    heatmap_types = [name.removeprefix("heatmap_") for name in losses_of_kind("heatmap")]
+    if cfg.model.heatmap_loss_type not in heatmap_types:
+        raise ConfigError("model.heatmap_loss_type", f"unknown {cfg.model.heatmap_loss_type!r}; allowed: {heatmap_types}")
 
 
 class LossFactory(pl.LightningModule):
@@ -159,11 +174,11 @@ def build_unsupervised_loss_params(
                 f"loss {name!r} is in model.losses_to_use but cfg.losses has no {name!r} section "
                 f"(sections: {sorted(losses_cfg)})"
             )
-        loss_params = dict(_plain(losses_cfg[name]) or {})
+        loss_params = dict(to_plain(losses_cfg[name]) or {})
         loss_params["loss_name"] = name
         if name == "pca_multiview":
             loss_params["mirrored_column_matches"] = expand_column_matches(
-                _plain(data_cfg.mirrored_column_matches), num_views, data_cfg.num_keypoints
+                to_plain(data_cfg.mirrored_column_matches), num_views, data_cfg.num_keypoints
             )
         elif name == "pca_singleview":
             if num_views > 1:
@@ -171,7 +186,7 @@ def build_unsupervised_loss_params(
                     "the pca_singleview loss is not implemented for multiview data "
                     f"(data.view_names={list(view_names)})"
                 )
-            loss_params["columns_for_singleview_pca"] = _plain(data_cfg.columns_for_singleview_pca)
+            loss_params["columns_for_singleview_pca"] = to_plain(data_cfg.columns_for_singleview_pca)
         elif name.startswith("temporal_heatmap") and model_cfg.model_type == "regression":
             raise NotImplementedError(f"{name} needs heatmaps; the regression model has none")
         params[name] = loss_params

@@ -77,7 +77,7 @@ class HeatmapLoss(Loss):
         return scalar_loss, self.log_loss(loss=scalar_loss, stage=stage)
 
 
-@LOSSES.register("heatmap_mse")
+@LOSSES.register("heatmap_mse", kind="heatmap")
 class HeatmapMSELoss(HeatmapLoss):
     """Squared error per pixel, scaled by the number of heatmap pixels ``h * w``."""
 
@@ -92,7 +92,7 @@ class HeatmapMSELoss(HeatmapLoss):
         return F.mse_loss(targets, predictions, reduction="none") * height * width
 
 
-@LOSSES.register("heatmap_kl")
+@LOSSES.register("heatmap_kl", kind="heatmap")
 class HeatmapKLLoss(HeatmapLoss):
     """``KL(target || prediction)`` per heatmap."""
 
@@ -106,7 +106,7 @@ class HeatmapKLLoss(HeatmapLoss):
         return kl_div_2d(targets + _LOG_OFFSET, predictions + _LOG_OFFSET)
 
 
-@LOSSES.register("heatmap_js")
+@LOSSES.register("heatmap_js", kind="heatmap")
 class HeatmapJSLoss(HeatmapLoss):
     """Jensen-Shannon divergence between target and prediction per heatmap."""
 

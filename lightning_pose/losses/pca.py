@@ -24,8 +24,8 @@ __all__ = ["PCALoss"]
 logger = logging.getLogger(__name__)
 
 
-@LOSSES.register("pca_singleview")
-@LOSSES.register("pca_multiview")
+@LOSSES.register("pca_singleview", kind="unsupervised")
+@LOSSES.register("pca_multiview", kind="unsupervised")
 class PCALoss(Loss):
     """Distance of predicted keypoints to a PCA subspace of the training labels.
 

@@ -65,7 +65,7 @@ class _FrameDifferenceLoss(Loss):
         return mask_low_confidence_differences(loss, confidences, self.prob_threshold)
 
 
-@LOSSES.register("temporal")
+@LOSSES.register("temporal", kind="unsupervised")
 class TemporalLoss(_FrameDifferenceLoss):
     """Euclidean distance of each keypoint between consecutive frames."""
 
@@ -106,8 +106,8 @@ class TemporalLoss(_FrameDifferenceLoss):
         return scalar_loss, self.log_loss(loss=scalar_loss, stage=stage)
 
 
-@LOSSES.register("temporal_heatmap_mse")
-@LOSSES.register("temporal_heatmap_kl")
+@LOSSES.register("temporal_heatmap_mse", kind="unsupervised")
+@LOSSES.register("temporal_heatmap_kl", kind="unsupervised")
 class TemporalHeatmapLoss(_FrameDifferenceLoss):
     """Difference between each keypoint's heatmaps in consecutive frames (MSE or KL).
 

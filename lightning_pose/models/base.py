@@ -8,7 +8,19 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from lightning_pose.data.datatypes import (
+    BaseLabeledBatchDict,
+    LabeledBatch,
+    PredictionBatch,
+    SemiSupervisedBatchDict,
+    SemiSupervisedHeatmapBatchDict,
+    UnlabeledBatch,
+    UnlabeledBatchDict,
+    MultiviewUnlabeledBatchDict,
+    check_batch,
+)
 from lightning_pose.models.backbones import build_backbone
+from lightning_pose.models.datatypes import LabeledOutputs
 
 __all__ = [
     "ALLOWED_LR_SCHEDULERS",
@@ -174,13 +186,21 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
             {"params": self.head.parameters(), "name": "head"},
         ]
 
-    def frame_keypoints_for_metrics(self, batch: dict, data: dict) -> tuple[Tensor, Tensor]:
+    # the labeled batches this tracker trains on (checked on every batch it receives)
+    labeled_batch_type: type = BaseLabeledBatchDict
+
+    def check_prediction_batch(self, batch: PredictionBatch) -> None:
+        """A batch to predict on: this tracker's labeled batches, or unlabeled video frames."""
+        check_batch(batch, self.labeled_batch_type, UnlabeledBatchDict, MultiviewUnlabeledBatchDict)
+
+    def frame_keypoints_for_metrics(self, batch: LabeledBatch, data: LabeledOutputs) -> tuple[Tensor, Tensor]:
         """(target, prediction) keypoints in original-frame pixels for the pixel-error metric."""
         return data["keypoints_targ"], data["keypoints_pred"]
 
     def evaluate_labeled(
-        self, batch: dict, stage: str | None = None, anneal_weight: float | Tensor | None = None
+        self, batch: LabeledBatch, stage: str | None = None, anneal_weight: float | Tensor | None = None
     ) -> Tensor:
+        check_batch(batch, self.labeled_batch_type)
         data = self.get_loss_inputs_labeled(batch)
         loss, logs = self.loss_factory(stage=stage, anneal_weight=anneal_weight, **data)
         rmse, _ = self.rmse_loss(stage=stage, **data)
@@ -202,19 +222,22 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
                 )
         return loss
 
+    # the attribute the unsupervised-loss importance is read from (AnnealWeight writes it)
+    unsupervised_importance_attr: str = "total_unsupervised_importance"
+
     def _anneal_weight(self) -> Tensor | None:
-        importance = getattr(self, "total_unsupervised_importance", None)
+        importance = getattr(self, self.unsupervised_importance_attr, None)
         if importance is not None:
-            self.log("total_unsupervised_importance", importance, prog_bar=True)
+            self.log(self.unsupervised_importance_attr, importance, prog_bar=True)
         return importance
 
-    def training_step(self, batch: dict, batch_idx: int) -> dict:
+    def training_step(self, batch: LabeledBatch, batch_idx: int) -> dict:
         return {"loss": self.evaluate_labeled(batch, "train", anneal_weight=self._anneal_weight())}
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: LabeledBatch, batch_idx: int) -> None:
         self.evaluate_labeled(batch, "val")
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
+    def test_step(self, batch: LabeledBatch, batch_idx: int) -> None:
         self.evaluate_labeled(batch, "test")
 
 
@@ -228,11 +251,12 @@ class SemiSupervisedTrackerMixin:
     def setup_unsupervised(self, loss_factory_unsupervised) -> None:
         """Keep the unsupervised loss factory; the importance starts at 1 (AnnealWeight sets it)."""
         self.loss_factory_unsup = loss_factory_unsupervised
-        self.total_unsupervised_importance = torch.tensor(1.0)
+        setattr(self, self.unsupervised_importance_attr, torch.tensor(1.0))
 
     def evaluate_unlabeled(
-        self, batch: dict, stage: str | None = None, anneal_weight: float | Tensor = 1.0
+        self, batch: UnlabeledBatch, stage: str | None = None, anneal_weight: float | Tensor = 1.0
     ) -> Tensor:
+        check_batch(batch, UnlabeledBatchDict, MultiviewUnlabeledBatchDict)
         data = self.get_loss_inputs_unlabeled(batch)
         loss, logs = self.loss_factory_unsup(stage=stage, anneal_weight=anneal_weight, **data)
         if stage:
@@ -240,7 +264,9 @@ class SemiSupervisedTrackerMixin:
                 self.log(entry["name"], entry["value"], prog_bar=entry.get("prog_bar", False))
         return loss
 
-    def training_step(self, batch: dict, batch_idx: int) -> dict:
+    def training_step(
+        self, batch: SemiSupervisedBatchDict | SemiSupervisedHeatmapBatchDict, batch_idx: int
+    ) -> dict:
         importance = self._anneal_weight()
         loss_super = self.evaluate_labeled(batch["labeled"], "train", anneal_weight=importance)
         loss_unsuper = self.evaluate_unlabeled(batch["unlabeled"], "train", anneal_weight=importance)

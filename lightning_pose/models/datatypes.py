@@ -5,7 +5,7 @@ check in :mod:`lightning_pose.models.factory`: a configured loss that needs a ke
 does not produce is rejected before training starts.
 """
 
-from typing import TypedDict
+from typing import TypedDict, Union
 
 from jaxtyping import Float
 from torch import Tensor
@@ -17,6 +17,7 @@ __all__ = [
     "HeatmapUnlabeledOutputs",
     "MHCRNNUnlabeledOutputs",
     "MultiviewLabeledOutputs",
+    "LabeledOutputs",
 ]
 
 
@@ -54,3 +55,6 @@ class MultiviewLabeledOutputs(HeatmapLabeledOutputs):
     keypoints_targ_3d: Tensor | None
     keypoints_pred_3d: Tensor | None
     keypoints_pred_2d_reprojected: Tensor | None
+
+
+LabeledOutputs = Union[RegressionLabeledOutputs, HeatmapLabeledOutputs, MultiviewLabeledOutputs]

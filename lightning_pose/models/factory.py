@@ -5,12 +5,12 @@ import glob
 import logging
 import os
 import typing
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from lightning_pose.config import check_if_semi_supervised
+from lightning_pose.config import CONFIG_CHECKS, ConfigError, check_if_semi_supervised, to_plain
 from lightning_pose.losses.base import loss_required_keys
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.models.backbones import BACKBONES
@@ -20,6 +20,7 @@ __all__ = [
     "ALLOWED_MODEL_TYPES",
     "CheckpointLoadReport",
     "check_if_semi_supervised",
+    "check_model_config",
     "get_model",
     "get_model_class",
     "load_checkpoint",
@@ -29,7 +30,33 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ALLOWED_MODEL_TYPES = Literal["regression", "heatmap", "heatmap_mhcrnn", "heatmap_multiview_transformer"]
+
+
+def __getattr__(name: str) -> Any:
+    """``ALLOWED_MODEL_TYPES`` (Lightning Pose's public name): a ``Literal`` of the registered model
+    types, built from the registry when asked for, so it always lists every registered type."""
+    if name == "ALLOWED_MODEL_TYPES":
+        return Literal[tuple(SUPERVISED_TRACKERS.names())]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@CONFIG_CHECKS.register("models")
+def check_model_config(cfg: DictConfig) -> None:
+    """``model.model_type`` is a registered tracker (semi-supervised when ``losses_to_use`` is not
+    empty), ``model.backbone`` a registered backbone, and the downsample factor one the tracker
+    takes (its registry metadata ``downsample_factors``, when it declares them)."""
+    semi = check_if_semi_supervised(cfg.model.losses_to_use)
+    registry = SEMI_SUPERVISED_TRACKERS if semi else SUPERVISED_TRACKERS
+    model_type = cfg.model.model_type
+    if model_type not in registry:
+        kind = "semi-supervised " if semi else ""
+        raise ConfigError("model.model_type", f"unknown {kind}model type {model_type!r}; allowed: {registry.names()}")
+    if cfg.model.backbone not in BACKBONES:
+        raise ConfigError("model.backbone", f"unknown backbone {cfg.model.backbone!r}; allowed: {BACKBONES.names()}")
+    factors = registry.metadata(model_type).get("downsample_factors")
+    if factors is not None and cfg.data.downsample_factor not in factors:
+        raise ConfigError("data.downsample_factor", f"model.model_type {model_type} needs downsample_factor "
+                          f"{' or '.join(map(str, factors))}, got {cfg.data.downsample_factor}")
 
 
 def get_model_class(model_type: str, semi_supervised: bool) -> type:
@@ -77,15 +104,11 @@ def _optimizer_kwargs(training_cfg: DictConfig) -> dict:
     scheduler_params = training_cfg.lr_scheduler_params.get(scheduler) if training_cfg.lr_scheduler_params else None
     return {
         "optimizer": training_cfg.optimizer,
-        "optimizer_params": _plain(training_cfg.optimizer_params),
+        "optimizer_params": to_plain(training_cfg.optimizer_params),
         "lr_scheduler": scheduler,
-        "lr_scheduler_params": _plain(scheduler_params),
+        "lr_scheduler_params": to_plain(scheduler_params),
         "torch_seed": int(training_cfg.rng_seed_model_pt),
     }
-
-
-def _plain(node) -> dict | None:
-    return None if node is None else OmegaConf.to_container(node, resolve=True)
 
 
 def _tracker_kwargs(model_cfg: DictConfig, data_cfg: DictConfig, num_targets: int | None) -> dict:

@@ -7,6 +7,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from lightning_pose.data.bboxes import model_to_frame_batch
+from lightning_pose.data.datatypes import (
+    HeatmapLabeledBatchDict,
+    MultiviewHeatmapLabeledBatchDict,
+    PredictionBatch,
+    UnlabeledBatch,
+)
 from lightning_pose.data.utils import undo_affine_transform_batch
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.losses.regression import RegressionRMSELoss
@@ -18,12 +24,14 @@ from lightning_pose.models.heads import HeatmapHead
 __all__ = ["HeatmapTracker", "SemiSupervisedHeatmapTracker"]
 
 
-def images_of(batch: dict) -> Tensor:
+def images_of(batch: PredictionBatch) -> Tensor:
     """Labeled batches carry ``images``, unlabeled video batches ``frames``."""
     return batch["images"] if "images" in batch else batch["frames"]
 
 
-def heatmap_loss_inputs(model, batch: dict) -> HeatmapLabeledOutputs:
+def heatmap_loss_inputs(
+    model, batch: HeatmapLabeledBatchDict | MultiviewHeatmapLabeledBatchDict
+) -> HeatmapLabeledOutputs:
     """Loss inputs of a single-head heatmap model; keypoints in original-frame pixels."""
     heatmaps = model.forward(batch["images"])
     keypoints, confidences = model.run_subpixelmaxima(heatmaps)
@@ -36,7 +44,7 @@ def heatmap_loss_inputs(model, batch: dict) -> HeatmapLabeledOutputs:
     }
 
 
-def heatmap_predictions(model, batch: dict, return_heatmaps: bool) -> tuple[Tensor, ...]:
+def heatmap_predictions(model, batch: PredictionBatch, return_heatmaps: bool) -> tuple[Tensor, ...]:
     """(keypoints in original-frame pixels, confidences[, heatmaps]) of a single-head heatmap model."""
     heatmaps = model.forward(images_of(batch))
     keypoints, confidences = model.run_subpixelmaxima(heatmaps)
@@ -47,6 +55,8 @@ def heatmap_predictions(model, batch: dict, return_heatmaps: bool) -> tuple[Tens
 @SUPERVISED_TRACKERS.register("heatmap")
 class HeatmapTracker(BaseSupervisedTracker):
     """One heatmap per keypoint at ``1 / 2**downsample_factor`` of the input resolution."""
+
+    labeled_batch_type = HeatmapLabeledBatchDict
 
     def __init__(
         self,
@@ -102,13 +112,14 @@ class HeatmapTracker(BaseSupervisedTracker):
     ) -> tuple[Float[Tensor, "batch num_targets"], Float[Tensor, "batch num_keypoints"]]:
         return self.head.run_subpixelmaxima(heatmaps)
 
-    def get_loss_inputs_labeled(self, batch: dict) -> HeatmapLabeledOutputs:
+    def get_loss_inputs_labeled(self, batch: HeatmapLabeledBatchDict) -> HeatmapLabeledOutputs:
         return heatmap_loss_inputs(self, batch)
 
     def predict_step(
-        self, batch: dict, batch_idx: int = 0, return_heatmaps: bool = False
+        self, batch: PredictionBatch, batch_idx: int = 0, return_heatmaps: bool = False
     ) -> tuple[Tensor, ...]:
         """Keypoints in original-frame pixels and confidences (and heatmaps when asked)."""
+        self.check_prediction_batch(batch)
         return heatmap_predictions(self, batch, return_heatmaps)
 
 
@@ -146,7 +157,7 @@ class SemiSupervisedHeatmapTracker(SemiSupervisedTrackerMixin, HeatmapTracker):
         )
         self.setup_unsupervised(loss_factory_unsupervised)
 
-    def get_loss_inputs_unlabeled(self, batch: dict) -> HeatmapUnlabeledOutputs:
+    def get_loss_inputs_unlabeled(self, batch: UnlabeledBatch) -> HeatmapUnlabeledOutputs:
         heatmaps = self.forward(batch["frames"])
         keypoints_augmented, confidences = self.run_subpixelmaxima(heatmaps)
         keypoints = undo_affine_transform_batch(keypoints_augmented, batch["transforms"], bool(batch["is_multiview"]))

@@ -7,6 +7,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from lightning_pose.data.bboxes import model_to_frame_batch
+from lightning_pose.data.datatypes import HeatmapLabeledBatchDict, PredictionBatch, UnlabeledBatch
 from lightning_pose.data.utils import undo_affine_transform_batch
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.losses.regression import RegressionRMSELoss
@@ -32,9 +33,11 @@ def merge_by_confidence(
     return keypoints, torch.where(use_mf, confidences_mf, confidences_sf)
 
 
-@SUPERVISED_TRACKERS.register("heatmap_mhcrnn")
+@SUPERVISED_TRACKERS.register("heatmap_mhcrnn", downsample_factors=(2,))
 class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
     """Heatmap tracker that sees frames t-2..t+2 to predict frame t (``downsample_factor`` 2 only)."""
+
+    labeled_batch_type = HeatmapLabeledBatchDict
 
     def __init__(
         self,
@@ -104,7 +107,7 @@ class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
             "confidences": (confidences_sf, confidences_mf),
         }
 
-    def get_loss_inputs_labeled(self, batch: dict) -> HeatmapLabeledOutputs:
+    def get_loss_inputs_labeled(self, batch: HeatmapLabeledBatchDict) -> HeatmapLabeledOutputs:
         """Both heads' outputs concatenated along the batch: losses average over the two heads."""
         decoded = self._decode_both(batch["images"])
         target = model_to_frame_batch(batch, batch["keypoints"])
@@ -117,7 +120,9 @@ class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
             "confidences": torch.cat(decoded["confidences"], dim=0),
         }
 
-    def frame_keypoints_for_metrics(self, batch: dict, data: dict) -> tuple[Tensor, Tensor]:
+    def frame_keypoints_for_metrics(
+        self, batch: HeatmapLabeledBatchDict, data: HeatmapLabeledOutputs
+    ) -> tuple[Tensor, Tensor]:
         half = data["keypoints_pred"].shape[0] // 2
         keypoints, _ = merge_by_confidence(
             data["keypoints_pred"][:half], data["confidences"][:half],
@@ -125,8 +130,11 @@ class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
         )
         return data["keypoints_targ"][:half], keypoints
 
-    def predict_step(self, batch: dict, batch_idx: int = 0, return_heatmaps: bool = False) -> tuple[Tensor, ...]:
+    def predict_step(
+        self, batch: PredictionBatch, batch_idx: int = 0, return_heatmaps: bool = False
+    ) -> tuple[Tensor, ...]:
         """Per keypoint, the more confident of the two heads, in original-frame pixels."""
+        self.check_prediction_batch(batch)
         decoded = self._decode_both(images_of(batch), is_multiview=bool(batch.get("is_multiview", False)))
         keypoints, confidences = merge_by_confidence(
             decoded["keypoints"][0], decoded["confidences"][0],
@@ -139,7 +147,7 @@ class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
         return keypoints, confidences, torch.where(use_mf, decoded["heatmaps"][1], decoded["heatmaps"][0])
 
 
-@SEMI_SUPERVISED_TRACKERS.register("heatmap_mhcrnn")
+@SEMI_SUPERVISED_TRACKERS.register("heatmap_mhcrnn", downsample_factors=(2,))
 class SemiSupervisedHeatmapTrackerMHCRNN(SemiSupervisedTrackerMixin, HeatmapTrackerMHCRNN):
     """Context tracker trained with unsupervised losses on unlabeled video as well."""
 
@@ -173,7 +181,7 @@ class SemiSupervisedHeatmapTrackerMHCRNN(SemiSupervisedTrackerMixin, HeatmapTrac
         )
         self.setup_unsupervised(loss_factory_unsupervised)
 
-    def get_loss_inputs_unlabeled(self, batch: dict) -> MHCRNNUnlabeledOutputs:
+    def get_loss_inputs_unlabeled(self, batch: UnlabeledBatch) -> MHCRNNUnlabeledOutputs:
         """Both heads on the windows of an unlabeled sequence, concatenated along frames."""
         is_multiview = bool(batch["is_multiview"])
         decoded = self._decode_both(batch["frames"], is_multiview=is_multiview)

@@ -7,6 +7,7 @@ from jaxtyping import Float
 from torch import Tensor, nn
 
 from lightning_pose.data.bboxes import model_to_frame_batch
+from lightning_pose.data.datatypes import MultiviewHeatmapLabeledBatchDict, PredictionBatch, UnlabeledBatch
 from lightning_pose.data.utils import undo_affine_transform_batch
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.losses.regression import RegressionRMSELoss
@@ -33,6 +34,8 @@ def squeeze_view_transforms(transforms: Tensor) -> Tensor:
 @SUPERVISED_TRACKERS.register("heatmap_multiview_transformer")
 class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
     """Patch tokens of every view (plus a learned per-view embedding) share one attention context."""
+
+    labeled_batch_type = MultiviewHeatmapLabeledBatchDict
 
     def __init__(
         self,
@@ -119,7 +122,7 @@ class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
     ) -> tuple[Float[Tensor, "batch num_targets"], Float[Tensor, "batch num_keypoints"]]:
         return self.head.run_subpixelmaxima(heatmaps)
 
-    def get_loss_inputs_labeled(self, batch: dict) -> MultiviewLabeledOutputs:
+    def get_loss_inputs_labeled(self, batch: MultiviewHeatmapLabeledBatchDict) -> MultiviewLabeledOutputs:
         """As the heatmap tracker; the 3-D keys are None (camera calibration is not supported yet)."""
         return {
             **heatmap_loss_inputs(self, batch),
@@ -128,7 +131,10 @@ class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
             "keypoints_pred_2d_reprojected": None,
         }
 
-    def predict_step(self, batch: dict, batch_idx: int = 0, return_heatmaps: bool = False) -> tuple[Tensor, ...]:
+    def predict_step(
+        self, batch: PredictionBatch, batch_idx: int = 0, return_heatmaps: bool = False
+    ) -> tuple[Tensor, ...]:
+        self.check_prediction_batch(batch)
         return heatmap_predictions(self, batch, return_heatmaps)
 
     def get_parameters(self) -> list[dict]:
@@ -175,7 +181,7 @@ class SemiSupervisedHeatmapTrackerMultiviewTransformer(SemiSupervisedTrackerMixi
         )
         self.setup_unsupervised(loss_factory_unsupervised)
 
-    def get_loss_inputs_unlabeled(self, batch: dict) -> HeatmapUnlabeledOutputs:
+    def get_loss_inputs_unlabeled(self, batch: UnlabeledBatch) -> HeatmapUnlabeledOutputs:
         heatmaps = self.forward(batch["frames"])
         keypoints_augmented, confidences = self.run_subpixelmaxima(heatmaps)
         transforms = squeeze_view_transforms(batch["transforms"])

@@ -7,6 +7,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from lightning_pose.data.bboxes import model_to_frame_batch
+from lightning_pose.data.datatypes import BaseLabeledBatchDict, PredictionBatch, UnlabeledBatch
 from lightning_pose.data.utils import undo_affine_transform_batch
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.losses.regression import RegressionRMSELoss
@@ -61,18 +62,21 @@ class RegressionTracker(BaseSupervisedTracker):
     def forward(self, images: Float[Tensor, "batch 3 height width"]) -> Float[Tensor, "batch num_targets"]:
         return self.head(self.get_representations(images))
 
-    def get_loss_inputs_labeled(self, batch: dict) -> RegressionLabeledOutputs:
+    def get_loss_inputs_labeled(self, batch: BaseLabeledBatchDict) -> RegressionLabeledOutputs:
         return {"keypoints_targ": batch["keypoints"], "keypoints_pred": self.forward(batch["images"])}
 
-    def frame_keypoints_for_metrics(self, batch: dict, data: dict) -> tuple[Tensor, Tensor]:
+    def frame_keypoints_for_metrics(
+        self, batch: BaseLabeledBatchDict, data: RegressionLabeledOutputs
+    ) -> tuple[Tensor, Tensor]:
         # regression losses live in resized coordinates; the metric is in frame pixels
         return (
             model_to_frame_batch(batch, data["keypoints_targ"]),
             model_to_frame_batch(batch, data["keypoints_pred"]),
         )
 
-    def predict_step(self, batch: dict, batch_idx: int = 0) -> tuple[Tensor, Tensor]:
+    def predict_step(self, batch: PredictionBatch, batch_idx: int = 0) -> tuple[Tensor, Tensor]:
         """Keypoints in original-frame pixels and (all-zero) confidences."""
+        self.check_prediction_batch(batch)
         images = batch["images"] if "images" in batch else batch["frames"]
         keypoints = model_to_frame_batch(batch, self.forward(images))
         return keypoints, torch.zeros(keypoints.shape[0], keypoints.shape[1] // 2, device=keypoints.device)
@@ -110,7 +114,7 @@ class SemiSupervisedRegressionTracker(SemiSupervisedTrackerMixin, RegressionTrac
         )
         self.setup_unsupervised(loss_factory_unsupervised)
 
-    def get_loss_inputs_unlabeled(self, batch: dict) -> RegressionUnlabeledOutputs:
+    def get_loss_inputs_unlabeled(self, batch: UnlabeledBatch) -> RegressionUnlabeledOutputs:
         """Predictions on unlabeled frames, augmentation undone, in original-frame pixels."""
         predictions = self.forward(batch["frames"])
         predictions = undo_affine_transform_batch(predictions, batch["transforms"], False)

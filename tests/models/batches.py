@@ -24,8 +24,19 @@ def labeled_batch(
         "bbox": bbox,
         "idxs": torch.arange(batch),
     }
-    if views > 1:
-        out["num_views"] = torch.full((batch,), views)
+    if views == 1:
+        out["visibility"] = torch.zeros(batch, 0, dtype=torch.int64)  # no visibility column in the CSV
+        return out
+    names = [f"view{v}" for v in range(views)]
+    out.update({  # as the default collate leaves a multiview dataset's examples without calibration
+        "num_views": torch.full((batch,), views),
+        "concat_order": [tuple([name] * batch) for name in names],
+        "view_names": [tuple([name] * batch) for name in names],
+        "keypoints_3d": torch.zeros(batch, 1),
+        "intrinsic_matrix": torch.eye(3).repeat(batch, 1, 1, 1),
+        "extrinsic_matrix": torch.zeros(batch, 1, 3, 4),
+        "distortions": torch.zeros(batch, 1, 5),
+    })
     return out
 
 
