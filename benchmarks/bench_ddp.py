@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lightning_pose.data.utils import split_sizes_from_probabilities  # noqa: E402
 from lp_sweeps import sweep  # noqa: E402
-from lp_sweeps.study import base_config, load_study  # noqa: E402
+from lp_sweeps.study import base_config  # noqa: E402
 
 def results(experiment_dir: Path) -> list[dict]:
     [result] = list(experiment_dir.glob("*/result.json"))
@@ -68,7 +68,7 @@ def run_config(name: str, workers: int, cpus: float, gpus: float, epochs: int, s
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON
             record = sweep.launch(study_file, [], project_dir=project, num_cpus=num_cpus, printer=lambda _: None)
         rows = results(Path(record.storage_dir) / record.sweep_name)
-        study = load_study(record.study_file)
+        study = record.load_study()
         train_frames = _train_frames(base_config(study, sweep.demo_folder(study, Path(project))))
     first, last = rows[0], rows[-1]
     frames = train_frames * (len(rows) - 1)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 from lightning_pose.config import ConfigError
 from lp_sweeps import sweep
-from lp_sweeps.space import StudyError
-from lp_sweeps.study import load_study
+from lp_sweeps.study import StudyError, load_study
 from lp_sweeps.tracking import default_tracking_uri, start_ui, stop_ui, wait_until_healthy
 
 __all__ = ["main"]
@@ -31,8 +30,11 @@ __all__ = ["main"]
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lp-sweep", description="Hyper-parameter sweeps of Lightning Pose models.")
     parser.add_argument("--project-dir", default=sweep.DEFAULT_PROJECT_DIR, help="where sweeps are kept (default %(default)s)")
+    # --project-dir is also accepted after the subcommand (the printed commands put it there)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project-dir", default=argparse.SUPPRESS, help="where sweeps are kept")
     sub = parser.add_subparsers(dest="command", required=True)
-    launch = sub.add_parser("launch", help="run a study")
+    launch = sub.add_parser("launch", help="run a study", parents=[common])
     launch.add_argument("study", help="study YAML file (see search_spaces/)")
     launch.add_argument("overrides", nargs="*", help="key=value: budget.num_samples=4, training.train_batch_size=4, ...")
     launch.add_argument("--dry-run", action="store_true", help="print trials, resources and two example configs")
@@ -41,16 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     launch.add_argument("--storage-path", help="trial results and checkpoints: a folder every Ray node mounts, or "
                         "a URI such as s3://bucket/prefix (default: PROJECT_DIR/ray_results)")
-    resume = sub.add_parser("resume", help="continue an interrupted sweep")
+    resume = sub.add_parser("resume", parents=[common], help="continue an interrupted sweep")
     resume.add_argument("sweep")
     resume.add_argument("--address")
     resume.add_argument("--num-cpus", type=int)
-    status = sub.add_parser("status", help="list sweeps, or the trials of one")
+    status = sub.add_parser("status", parents=[common], help="list sweeps, or the trials of one")
     status.add_argument("sweep", nargs="?")
-    best = sub.add_parser("best", help="print the best trial and write its config")
+    best = sub.add_parser("best", parents=[common], help="print the best trial and write its config")
     best.add_argument("sweep")
     best.add_argument("--output", default="best_config.yaml")
-    ui = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1")
+    ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--tracking-uri")
     return parser
@@ -58,10 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _launch(args: argparse.Namespace) -> int:
     if args.dry_run:
-        resolved = sweep.apply_study_overrides(
-            Path(args.study), args.overrides, Path(args.project_dir) / "dry_run" / Path(args.study).name
-        )
-        study = load_study(resolved)
+        study = load_study(args.study, args.overrides)
         demo_dir = sweep.demo_folder(study, Path(args.project_dir).resolve())
         sweep.dry_run(study, demo_dir)
         return 0

@@ -47,3 +47,40 @@ def test_dry_run_shows_data_parallel_resources(tmp_path, capsys):
     assert lp_sweep(args) == 0
     assert "resources per trial: 2 DDP workers x (0.5 CPU, 0.0 GPU) + a 0.1-CPU driver" in capsys.readouterr().out
     assert not (tmp_path / "ray_results").exists()
+
+
+def test_yaml_mistakes_name_the_users_file_line_and_column_without_a_traceback(tmp_path, capsys):
+    text = QUICKSTART.read_text()
+    duplicated = tmp_path / "dup.yaml"
+    duplicated.write_text(text + "budget: {num_samples: 2}\n")
+    line = len(text.splitlines()) + 1
+    for args in (["launch", str(duplicated)], ["launch", str(duplicated), "--dry-run"]):
+        assert lp_sweep(["--project-dir", str(tmp_path / "p"), *args]) == 2
+        err = capsys.readouterr().err
+        first = err.splitlines()[0]
+        assert first.startswith(f"lp-sweep launch: error: {duplicated}: line {line}, column 1: key 'budget' is given twice")
+        assert "budget: {num_samples: 2}" in err and "Traceback" not in err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\nparameters: {a: [1, 2}\n")
+    assert lp_sweep(["--project-dir", str(tmp_path / "p"), "launch", str(broken), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"{broken}: line 2, column 22: expected ',' or ']', but got '}}'" in err and "Traceback" not in err
+    assert not (tmp_path / "p").exists()  # nothing written, not even a copy of the study
+
+
+def test_command_line_overrides_are_applied_to_the_parsed_study_and_named_in_errors(tmp_path, capsys):
+    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "budget.num_samples=0", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {QUICKSTART}: budget.num_samples: expected an int >= 1, got 0 " \
+           "(set on the command line: 'budget.num_samples=0')" in err
+    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "budget.num_samples=3",
+                     "training.train_batch_size=4", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "trials: 3 (" in out and out.count("train_batch_size: 4") == 2
+
+
+def test_project_dir_is_accepted_after_the_subcommand_too(tmp_path, capsys):
+    assert lp_sweep(["status", "--project-dir", str(tmp_path / "after")]) == 0
+    assert f"no sweeps in {(tmp_path / 'after').resolve()}" in capsys.readouterr().out
+    assert lp_sweep(["--project-dir", str(tmp_path / "before"), "status"]) == 0
+    assert f"no sweeps in {(tmp_path / 'before').resolve()}" in capsys.readouterr().out

@@ -1,0 +1,307 @@
+"""The one module that imports Ray Tune: the cluster connection, the trainable, search and
+scheduling, and the sweep's run.
+
+A trial is a Tune function trainable that calls :func:`lp_sweeps.trial.run_trial` with the parsed
+study and a :class:`RayReporter`, or, with ``resources.workers`` > 1, starts a Ray Train run of
+that many data-parallel workers (:mod:`lp_sweeps.adapters.ray_train`). The searcher is a
+:class:`GridSearcher`: every grid combination ``budget.num_samples`` times, and within each
+combination one ``OptunaSearch`` with the sampler of the study's searcher
+(:mod:`lp_sweeps.search.searchers`). The scheduler comes from its registered plan
+(:mod:`lp_sweeps.search.schedulers`).
+"""
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Optional
+
+import ray
+from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
+from ray.tune.schedulers import TrialScheduler, create_scheduler
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from lp_sweeps.adapters.optuna import DefineByRun, make_sampler
+from lp_sweeps.adapters.ray_train import (
+    CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
+    fit_distributed_trial, train_storage_path,
+)
+from lp_sweeps.adapters.storage import checkpoint_ref
+from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan
+from lp_sweeps.study import Study, grid_points, num_trials
+from lp_sweeps.progress import ProgressBoard, read_ended
+from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext, run_trial
+
+__all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "connect", "disconnect", "fit_sweep",
+           "make_scheduler", "max_reports"]
+
+logger = logging.getLogger(__name__)
+
+_STARTED_LOCAL = {"value": False}
+
+
+def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[str],
+            runtime_env: Optional[dict] = None, dashboard: bool = False) -> None:
+    """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one. Data-parallel
+    trials need the local one's dashboard (Ray Train cleans up stopped runs through its state API)."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
+        return
+    ray.init(
+        address="local",  # a new local instance, never a cluster some other `ray start` left behind
+        num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1",
+        log_to_driver=False,  # trial logs stay in the Ray session folder; the driver prints progress
+        _temp_dir=temp_dir, runtime_env=runtime_env, configure_logging=False,
+    )
+    _STARTED_LOCAL["value"] = True
+
+
+def disconnect() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+    if _STARTED_LOCAL["value"]:
+        # never hand the address of the cluster that is gone now to a later sweep or child process
+        os.environ.pop("RAY_ADDRESS", None)
+        _STARTED_LOCAL["value"] = False
+
+
+class RayReporter:
+    """:class:`lp_sweeps.trial.TrialReporter` for a Tune function trainable."""
+
+    def __init__(self) -> None:
+        context = tune.get_context()
+        self.trial_id = context.get_trial_id()
+        self.trial_name = context.get_trial_name()
+        self.trial_dir = context.get_trial_dir()
+        self.node_ip = ray.util.get_node_ip_address()
+
+    def resume_checkpoint(self) -> Optional[str]:
+        return checkpoint_file(tune.get_checkpoint(), Path(self.trial_dir) / "resume")
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
+        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
+
+
+def _trainable(config: dict, context: TrialContext, study: Study) -> None:
+    reporter = RayReporter()
+    sampled = config["params"]
+    Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
+    if study.resources.workers == 1:
+        run_trial(study, sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
+        return
+    trial = DistributedTrial(
+        trial_id=reporter.trial_id, trial_name=reporter.trial_name, sampled=sampled,
+        workers=study.resources.workers, cpus_per_worker=study.resources.cpus, gpus_per_worker=study.resources.gpus,
+        storage_path=train_storage_path(context.storage_dir, context.sweep_name),
+        metric=study.objective.metric, mode=study.objective.mode,
+    )
+    fit_distributed_trial(trial, study, context, callbacks=[TuneReportCallback()])
+
+
+def _trial_resources(study: Study) -> dict[str, float]:
+    """What Tune reserves per trial: all of it for one process, only the driver for a Train run."""
+    if study.resources.workers > 1:
+        return {"cpu": DRIVER_CPUS}
+    return {"cpu": study.resources.cpus, "gpu": study.resources.gpus}
+
+
+def _concurrency(study: Study) -> Optional[int]:
+    """At most ``budget.max_concurrent_trials`` at once; data-parallel trials, by default, as many
+    as the cluster's CPUs and GPUs hold."""
+    if study.budget.max_concurrent_trials or study.resources.workers == 1:
+        return study.budget.max_concurrent_trials
+    return concurrent_trials_that_fit(study.resources.workers, study.resources.cpus, study.resources.gpus)
+
+
+def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
+    """Reports (validation epochs) a trial makes when it runs to the end: the schedulers' ``max_t``."""
+    return max(1, math.ceil(max_epochs / max(1, check_val_every_n_epoch)))
+
+
+class GridSearcher(Searcher):
+    """Every grid combination ``plan.num_samples`` times (:class:`lp_sweeps.search.GridPlan`),
+    the rest proposed by the inner searcher of the trial's combination."""
+
+    def __init__(self, plan: GridPlan, inner: list[Searcher], metric: str, mode: str) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.plan, self.inner = plan, inner
+
+    def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: dict, **spec) -> bool:
+        return True  # the inner searchers were built with the study's metric and mode
+
+    def suggest(self, trial_id: str):
+        index = self.plan.assign(trial_id)
+        if index is None:
+            return Searcher.FINISHED
+        return self.inner[index].suggest(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        index = self.plan.point_of(trial_id)
+        if index is not None:
+            self.inner[index].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
+        index = self.plan.point_of(trial_id)
+        if index is not None:
+            self.inner[index].on_trial_complete(trial_id, result=result, error=error)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as stream:
+            pickle.dump(self.__dict__, stream)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as stream:
+            self.__dict__.update(pickle.load(stream))
+
+
+def _searcher(study: Study) -> GridSearcher:
+    points = grid_points(study)
+    plan = SEARCHERS.get(study.searcher.name)(dict(study.searcher.options))
+    inner = [OptunaSearch(space=DefineByRun(study, point), metric=study.objective.metric, mode=study.objective.mode,
+                          sampler=make_sampler(plan)) for point in points]
+    return GridSearcher(GridPlan(len(points), study.budget.num_samples), inner, study.objective.metric,
+                        study.objective.mode)
+
+
+def make_scheduler(plan: SchedulerPlan) -> TrialScheduler:
+    """``ray.tune.schedulers.create_scheduler(plan.scheduler, **plan.kwargs)``."""
+    return create_scheduler(plan.scheduler, **plan.kwargs)
+
+
+def _scheduler(study: Study, max_t: int) -> TrialScheduler:
+    return make_scheduler(SCHEDULERS.get(study.scheduler.name)(dict(study.scheduler.options), max_t))
+
+
+class _ProgressCallback(tune.Callback):
+    """Forwards Tune's trial events to the driver's :class:`ProgressBoard`."""
+
+    def __init__(self, board: ProgressBoard) -> None:
+        self.board = board
+
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        self.board.started(trial.trial_id)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        self.board.result(trial.trial_id, int(result.get("training_iteration", 0)), result.get(self.board.metric))
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        self.board.completed(trial.trial_id)
+
+    def on_trial_error(self, iteration, trials, trial, **info) -> None:
+        self.board.errored(trial.trial_id)
+
+
+@dataclasses.dataclass
+class TrialOutcome:
+    trial_id: str
+    status: str  # TERMINATED | ERROR
+    iterations: int
+    metric: Optional[float]
+    params: dict
+    checkpoint_dir: Optional[str]  # its best kept checkpoint: a folder, or a URI (adapters.storage)
+    stopped_early: bool
+
+
+@dataclasses.dataclass
+class SweepOutcome:
+    trials: list[TrialOutcome]
+    storage_dir: str
+    wall_time_s: float
+    interrupted: bool  # stopped (Ctrl-C, driver killed) before every trial ended: resume it
+    ended: set[str]  # ids of the trials that ended, this run or an earlier one
+
+
+def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str, max_t: int,
+               callback: tune.Callback) -> tune.Tuner:
+    return tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            metric=study.objective.metric, mode=study.objective.mode, search_alg=_searcher(study),
+            scheduler=_scheduler(study, max_t), num_samples=num_trials(study),
+            max_concurrent_trials=_concurrency(study), time_budget_s=study.budget.time_budget_s,
+            # a Train run's driver cannot be reused (its Tune session holds the run's report queue)
+            reuse_actors=study.resources.workers == 1,
+        ),
+        run_config=tune.RunConfig(
+            name=context.sweep_name, storage_path=storage_dir, failure_config=tune.FailureConfig(max_failures=2),
+            sync_config=tune.SyncConfig(sync_artifacts=True),  # sampled_params.json, with remote storage
+            # the two best checkpoints by the objective (Tune always keeps the latest for retries)
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=study.objective.metric,
+                                                    checkpoint_score_order=study.objective.mode),
+            callbacks=[callback], verbose=0,
+        ),
+    )
+
+
+def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int, ended_file: str,
+              resume: bool = False, printer: Callable[[str], None] = print) -> SweepOutcome:
+    """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
+    ``ended_file`` collects the ids of the trials that ended, across runs of the sweep."""
+    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
+                                    _trial_resources(study))
+    board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
+    start = time.time()
+    if resume:
+        tuner = tune.Tuner.restore(os.path.join(storage_dir, context.sweep_name), trainable,
+                                   resume_unfinished=True, resume_errored=True)
+    else:
+        tuner = _new_tuner(trainable, study, context, storage_dir, max_t, _ProgressCallback(board))
+    results = tuner.fit()
+    budget = study.budget.time_budget_s
+    out_of_time = budget is not None and time.time() - start >= budget
+    ended = read_ended(ended_file)
+    trial_ids = {str((r.metrics or {}).get("trial_id") or Path(r.path).name) for r in results}
+    interrupted = not out_of_time and (len(results) < num_trials(study) or not trial_ids <= ended)
+    path = os.path.join(storage_dir, context.sweep_name)
+    return SweepOutcome(_outcomes(results, study, max_t, storage_dir), path, time.time() - start, interrupted, ended)
+
+
+def _best_report(result, metric: str, mode: str, storage_dir: str) -> tuple[Optional[float], Optional[str]]:
+    """The trial's best objective value over all its reports, and its best kept checkpoint."""
+    frame = result.metrics_dataframe
+    values = frame[metric].dropna() if frame is not None and metric in frame else None
+    value = None if values is None or values.empty else float(values.min() if mode == "min" else values.max())
+    scored = [(m.get(metric), c.path) for c, m in (result.best_checkpoints or []) if m.get(metric) is not None]
+    if not scored and frame is not None and CHECKPOINT_PATH_KEY in frame and metric in frame:
+        # a Train run's checkpoints: Tune only saw their locations; the Train run keeps the best two
+        rows = frame[[metric, CHECKPOINT_PATH_KEY]].dropna()
+        scored = list(zip(rows[metric], rows[CHECKPOINT_PATH_KEY]))
+    if not scored:
+        latest = result.checkpoint.path if result.checkpoint else None
+        return value, None if latest is None else checkpoint_ref(latest, storage_dir)
+    best = min(scored, key=lambda item: item[0] if mode == "min" else -item[0])
+    return value, checkpoint_ref(best[1], storage_dir)
+
+
+def _sampled_params(result) -> dict:
+    """The values the trial trained with."""
+    try:
+        with result.filesystem.open_input_stream(f"{result.path}/{SAMPLED_PARAMS_FILE}") as stream:
+            return json.loads(stream.read())
+    except (FileNotFoundError, OSError):
+        return (result.config or {}).get("params") or {}
+
+
+def _outcomes(results, study: Study, max_t: int, storage_dir: str) -> list[TrialOutcome]:
+    outcomes = []
+    for result in results:
+        metrics = result.metrics or {}
+        iterations = int(metrics.get("training_iteration", 0))
+        value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode, storage_dir)
+        outcomes.append(TrialOutcome(
+            trial_id=str(metrics.get("trial_id") or Path(result.path).name),
+            status="ERROR" if result.error else "TERMINATED",
+            iterations=iterations, metric=value, params=_sampled_params(result), checkpoint_dir=checkpoint,
+            stopped_early=result.error is None and iterations < max_t,
+        ))
+    return outcomes

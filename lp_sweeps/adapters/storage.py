@@ -1,0 +1,45 @@
+"""Where Ray keeps trial results and checkpoints: a local folder, a folder every node mounts, or
+an object store URI such as ``s3://bucket/prefix`` (through pyarrow's filesystems, as Ray does)."""
+
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pyarrow.fs
+
+__all__ = ["check_storage", "checkpoint_ref", "fetch_checkpoint_file"]
+
+
+def check_storage(storage_path: str) -> str:
+    """The storage path as Ray will use it (a local folder made absolute, or a URI), after checking
+    that it can be written; a clear error otherwise."""
+    if not urlparse(storage_path).scheme:
+        storage_path = str(Path(storage_path).resolve())
+    try:
+        filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path)  # absolute local paths too
+        filesystem.create_dir(path, recursive=True)
+        if filesystem.get_file_info(path).type != pyarrow.fs.FileType.Directory:
+            raise OSError("it is not a directory")
+    except (OSError, ValueError) as err:  # pyarrow's errors derive from these
+        raise ValueError(f"cannot use storage path {storage_path!r} for trial results and checkpoints: {err}") from None
+    return storage_path
+
+
+def checkpoint_ref(path: str, storage_dir: str) -> str:
+    """A kept checkpoint's location as a plain path (local or shared filesystem) or a URI."""
+    scheme = urlparse(storage_dir).scheme
+    return path if scheme in ("", "file") or "://" in path else f"{scheme}://{path}"
+
+
+def fetch_checkpoint_file(ref: str, file_name: str, folder: str | os.PathLike) -> Path:
+    """The file ``file_name`` of a kept checkpoint folder as a local file: the file itself on a
+    local or shared filesystem, else a copy downloaded into ``folder``."""
+    if "://" not in ref:
+        return Path(ref) / file_name
+    local = Path(folder, hashlib.sha256(ref.encode()).hexdigest()[:16])
+    local.mkdir(parents=True, exist_ok=True)
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(ref)
+    pyarrow.fs.copy_files(f"{path}/{file_name}", str(local / file_name), source_filesystem=filesystem,
+                          destination_filesystem=pyarrow.fs.LocalFileSystem())
+    return local / file_name

@@ -1,0 +1,31 @@
+"""What a study asks of the searchers: the grid combinations, the number of trials, and one
+trial's sampled values."""
+
+from typing import Any, Optional
+
+from lp_sweeps.search import grid_points as _grid_points
+from lp_sweeps.study.errors import StudyError
+from lp_sweeps.study.sections import Study
+from lp_sweeps.study.space import Suggester, sample_space
+
+__all__ = ["grid_points", "num_trials", "sample_parameters"]
+
+
+def sample_parameters(study: Study, suggester: Suggester, fixed: Optional[dict] = None) -> dict[str, Any]:
+    """One trial's values ``{dotted_key: value}``; ``fixed`` holds values chosen already (its grid
+    combination). Parameters whose ``when`` is false are left out; per-keypoint ones are lists."""
+    keys = [p.key for p in study.parameters]
+    for key in fixed or {}:
+        if key not in keys:
+            raise StudyError(key, f"is not a parameter of this study; parameters: {keys}", study.path)
+    return sample_space(study.parameters, suggester, study.base_values, fixed)
+
+
+def grid_points(study: Study) -> list[dict[str, Any]]:
+    """Every combination of the grid parameters' values; ``[{}]`` when there are none."""
+    return _grid_points(study.parameters)
+
+
+def num_trials(study: Study) -> int:
+    """``budget.num_samples`` trials per grid combination (Ray Tune's ``grid_search`` rule)."""
+    return study.budget.num_samples * len(grid_points(study))

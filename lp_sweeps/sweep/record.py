@@ -1,0 +1,51 @@
+"""``sweeps/<sweep>/sweep.json``: where a sweep's pieces live, and the study it runs.
+
+The record holds the study as it was parsed (command-line overrides applied) and the contents of
+its base config, so ``resume`` and ``best`` rebuild exactly the study the sweep started with,
+whatever happened to the files since.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from lp_sweeps.study import Study, study_from_record
+
+__all__ = ["SweepRecord"]
+
+
+@dataclasses.dataclass
+class SweepRecord:
+    sweep_name: str
+    study_file: str  # the file the user wrote
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    storage_dir: str
+    project_dir: str
+    created: str
+    study: Optional[dict[str, Any]] = None  # Study.data
+    base: Optional[dict[str, Any]] = None  # Study.base
+    state: str = "running"
+    best: Optional[dict] = None
+
+    @classmethod
+    def load(cls, project_dir: Path, sweep_name: str) -> "SweepRecord":
+        path = project_dir / "sweeps" / sweep_name / "sweep.json"
+        if not path.is_file():
+            known = sorted(p.name for p in (project_dir / "sweeps").glob("*") if p.is_dir())
+            raise FileNotFoundError(f"no sweep {sweep_name!r} in {project_dir}; sweeps there: {known}")
+        return cls(**json.loads(path.read_text()))
+
+    def save(self) -> None:
+        folder = Path(self.project_dir) / "sweeps" / self.sweep_name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "sweep.json").write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+    def load_study(self) -> Study:
+        """The study this sweep runs, rebuilt from the record (no file is read)."""
+        if self.study is None:
+            raise ValueError(f"sweep {self.sweep_name!r} was recorded by an older lp-sweeps without its study; "
+                             f"launch {self.study_file} again")
+        return study_from_record(self.study, self.study_file, self.base)

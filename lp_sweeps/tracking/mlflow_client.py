@@ -1,0 +1,165 @@
+"""The one module of lp-sweeps that imports mlflow: the tracking store a sweep writes to.
+
+:class:`TrackingStore` wraps :class:`mlflow.MlflowClient` (never the fluent global-state API, so
+several trackers can live in one process) with the few operations the sweep and trial trackers
+need, in plain Python types: :class:`RunRecord` for a run, :class:`MetricValue` for one value.
+:func:`is_transient_error` says which failures are worth retrying.
+"""
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import requests
+import sqlalchemy.exc
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+__all__ = ["MetricValue", "RunRecord", "TrackingStore", "is_transient_error"]
+
+_TRANSIENT_CODES = frozenset(
+    {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "IO_ERROR", "ABORTED"}
+)
+_BATCH_METRICS = 1000  # MLflow's per-request limits for log_batch
+_BATCH_PARAMS_TAGS = 100
+
+
+def is_transient_error(exc: BaseException) -> bool:
+    """True for errors worth retrying: connection problems, timeouts, 5xx-like MLflow error codes
+    (MLflow reports an unreachable server as ``INTERNAL_ERROR``) and a busy SQLite database."""
+    if isinstance(exc, MlflowException):
+        return exc.error_code in _TRANSIENT_CODES
+    return isinstance(exc, (ConnectionError, TimeoutError, requests.RequestException, sqlalchemy.exc.OperationalError))
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    key: str
+    value: float
+    timestamp: int  # milliseconds since the epoch
+    step: int
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the trackers read of a run."""
+
+    run_id: str
+    name: str
+    experiment_id: str
+    status: str
+    start_time: Optional[int]
+    end_time: Optional[int]
+    artifact_uri: str
+    tags: Mapping[str, str]
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+
+
+def _record(run: Run) -> RunRecord:
+    info, data = run.info, run.data
+    return RunRecord(info.run_id, info.run_name, info.experiment_id, info.status, info.start_time, info.end_time,
+                     info.artifact_uri, dict(data.tags), dict(data.params), dict(data.metrics))
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _error_code(exc: MlflowException) -> str:
+    return str(exc.error_code)
+
+
+class TrackingStore:
+    """One MLflow tracking store (a ``sqlite:///`` file or a server URL)."""
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.uri = tracking_uri
+        self._client = MlflowClient(tracking_uri)
+
+    def experiment_id(self, name: str, artifact_location: Optional[str] = None) -> str:
+        """The id of the active experiment ``name``, created if it does not exist."""
+        experiment = self._client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return self._client.create_experiment(name, artifact_location=artifact_location)
+            except MlflowException as exc:  # another driver created it meanwhile
+                if _error_code(exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                experiment = self._client.get_experiment_by_name(name)
+        if experiment.lifecycle_stage != "active":
+            raise ValueError(f"MLflow experiment {name!r} at {self.uri} is deleted; restore it "
+                             "(`mlflow experiments restore`) or choose another experiment name")
+        return experiment.experiment_id
+
+    def search(self, experiment_id: str, filter_string: str) -> list[RunRecord]:
+        """Every active run matching ``filter_string``, oldest first."""
+        runs: list[RunRecord] = []
+        token = None
+        while True:
+            page = self._client.search_runs([experiment_id], filter_string, max_results=1000,
+                                            order_by=["attributes.start_time ASC"], page_token=token)
+            runs.extend(_record(run) for run in page)
+            token = page.token
+            if not token:
+                return runs
+
+    def run(self, run_id: str) -> RunRecord:
+        return _record(self._client.get_run(run_id))
+
+    def create_run(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> RunRecord:
+        return _record(self._client.create_run(experiment_id, tags=dict(tags), run_name=name))
+
+    def log(self, run_id: str, metrics: Sequence[MetricValue] = (), params: Optional[Mapping[str, str]] = None,
+            tags: Optional[Mapping[str, str]] = None) -> None:
+        """Metrics, params and tags in as few requests as MLflow's per-request limits allow."""
+        entities = [Metric(m.key, m.value, m.timestamp, m.step) for m in metrics]
+        for chunk in _chunks(entities, _BATCH_METRICS):
+            self._client.log_batch(run_id, metrics=chunk)
+        for chunk in _chunks([Param(k, v) for k, v in (params or {}).items()], _BATCH_PARAMS_TAGS):
+            self._client.log_batch(run_id, params=chunk)
+        for chunk in _chunks([RunTag(k, str(v)) for k, v in (tags or {}).items()], _BATCH_PARAMS_TAGS):
+            self._client.log_batch(run_id, tags=chunk)
+
+    def mark_running(self, run_id: str) -> None:
+        self._client.update_run(run_id, status="RUNNING")
+
+    def terminate(self, run_id: str, status: str, end_time: Optional[int] = None) -> None:
+        self._client.set_terminated(run_id, status, end_time=end_time)
+
+    def upload(self, run_id: str, local_path: os.PathLike | str, artifact_path: Optional[str] = None) -> None:
+        """A file, or a folder's contents, under ``artifact_path`` of the run's artifacts."""
+        if Path(local_path).is_dir():
+            self._client.log_artifacts(run_id, str(local_path), artifact_path)
+        else:
+            self._client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def upload_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        self._client.log_text(run_id, text, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: Optional[str] = None) -> list[str]:
+        return [info.path for info in self._client.list_artifacts(run_id, path)]
+
+    def delete_artifacts(self, artifact_uri: str, path: str) -> None:
+        get_artifact_repository(artifact_uri).delete_artifacts(path)
+
+    def register_version(self, model_name: str, source: str, run_id: str) -> int:
+        """A new version of the registered model ``model_name`` (created if missing) at ``source``."""
+        try:
+            self._client.get_registered_model(model_name)
+        except MlflowException as exc:
+            if _error_code(exc) != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            try:
+                self._client.create_registered_model(model_name)
+            except MlflowException as create_exc:  # registered by someone else meanwhile
+                if _error_code(create_exc) != "RESOURCE_ALREADY_EXISTS":
+                    raise
+        return int(self._client.create_model_version(model_name, source=source, run_id=run_id).version)
+
+    def metric_history(self, run_id: str, key: str) -> list[MetricValue]:
+        return [MetricValue(m.key, m.value, m.timestamp, m.step) for m in self._client.get_metric_history(run_id, key)]

@@ -1,0 +1,182 @@
+"""How lp-sweeps names and shapes what it records in MLflow (no mlflow import here).
+
+Keys and values MLflow accepts (:func:`sanitize_key`, :func:`param_value`, :func:`finite_metrics`),
+the tags that tie runs together (``TAG_*``), where a project's tracking store lives
+(:func:`default_tracking_uri`), and what produced a run (:func:`provenance_tags`).
+"""
+
+import functools
+import importlib.metadata
+import logging
+import math
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, SupportsFloat
+
+
+__all__ = [
+    "CHECKPOINT_DIR", "MAX_KEY_LENGTH", "Seconds", "MAX_PARAM_VALUE_LENGTH", "MAX_TAG_VALUE_LENGTH", "TAG_BEST_RUN_ID",
+    "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED", "TAG_PARENT_RUN_ID", "TAG_ROLE", "TAG_SWEEP_NAME", "TAG_TRIAL_ID",
+    "TAG_TRIAL_NAME", "default_artifact_location", "default_tracking_uri", "finite_metrics", "flatten_params",
+    "param_value", "params_to_log", "provenance_tags", "quoted", "sanitize_key", "sqlite_path",
+    "string_params", "string_tags",
+]
+
+logger = logging.getLogger(__name__)
+
+Seconds = float | int  # durations: plain ints are welcome too (runtime type checks are strict)
+
+TAG_PARENT_RUN_ID = "mlflow.parentRunId"
+TAG_SWEEP_NAME = "lp_sweeps.sweep_name"
+TAG_ROLE = "lp_sweeps.role"  # parent | trial
+TAG_TRIAL_ID = "lp_sweeps.trial_id"
+TAG_TRIAL_NAME = "lp_sweeps.trial_name"
+TAG_CHECKPOINT_DELETED = "lp_sweeps.checkpoint_deleted"
+TAG_BEST_TRIAL_ID = "lp_sweeps.best_trial_id"
+TAG_BEST_RUN_ID = "lp_sweeps.best_run_id"
+CHECKPOINT_DIR = "checkpoints"  # a trial run's artifact folder for its checkpoint
+
+_VERSIONED_DISTRIBUTIONS = ("lightning-pose", "lp-sweeps", "torch", "ray", "mlflow", "optuna")
+MAX_KEY_LENGTH = 250  # MLflow's limit for metric, param and tag keys
+MAX_PARAM_VALUE_LENGTH = 6000  # MLflow's limit for a param value
+MAX_TAG_VALUE_LENGTH = 8000  # MLflow's limit for a tag value
+_TRUNCATION_MARK = "...[truncated]"
+_BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-./ ]")
+
+
+def quoted(value: str, what: str) -> str:
+    """``value`` in single quotes for an MLflow search filter; quotes and backslashes are refused."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"{what} {value!r} must not contain quotes or backslashes (it is used in MLflow searches)")
+    return f"'{value}'"
+
+
+def sanitize_key(name: str) -> str:
+    """A metric/param/tag key that MLflow accepts on every platform.
+
+    Characters outside ``[A-Za-z0-9_\\-./ ]`` become ``_``; empty, ``.`` and ``..`` path segments
+    (which MLflow rejects as non-normalised paths) are dropped or replaced; the result is cut to
+    MLflow's 250-character limit. ``"lr-Adam/head"`` is returned unchanged.
+    """
+    cleaned = _BAD_KEY_CHARS.sub("_", str(name))[:MAX_KEY_LENGTH]
+    segments = ["_" * len(seg) if seg in (".", "..") else seg for seg in cleaned.split("/") if seg]
+    return "/".join(segments) or "_"
+
+
+def param_value(value: Any, limit: int = MAX_PARAM_VALUE_LENGTH) -> str:
+    """``str(value)``, cut to ``limit`` (MLflow's 6000-character param limit) with a visible marker."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    return text[: limit - len(_TRUNCATION_MARK)] + _TRUNCATION_MARK
+
+
+def string_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    """Tags with sanitised keys and string values within MLflow's 8000-character limit."""
+    return {sanitize_key(key): param_value(value, MAX_TAG_VALUE_LENGTH) for key, value in tags.items()}
+
+
+def flatten_params(params: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
+    """Nested mappings flattened to ``{"a.b.c": value}``; a flat mapping comes back unchanged."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            for sub_key, sub_value in flatten_params(value, sep).items():
+                flat[f"{key}{sep}{sub_key}"] = sub_value
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+def string_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Flattened params with sanitised keys and string values within MLflow's limits."""
+    return {sanitize_key(key): param_value(value) for key, value in flatten_params(params).items()}
+
+
+def finite_metrics(metrics: Mapping[str, SupportsFloat]) -> dict[str, float]:
+    """Sanitised names -> float values; NaN and infinite values are dropped (debug log)."""
+    out: dict[str, float] = {}
+    for name, raw in metrics.items():
+        try:
+            value = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"metric {name!r} has value {raw!r}, which is not a single number") from exc
+        if not math.isfinite(value):
+            logger.debug("dropping metric %r: value %r is not finite", name, value)
+            continue
+        out[sanitize_key(name)] = value
+    return out
+
+
+def params_to_log(existing: Mapping[str, str], params: Mapping[str, str], where: str) -> dict[str, str]:
+    """The params not yet present in ``existing``.
+
+    A param already present with the same value is skipped silently (resume); one present with a
+    different value is skipped with a warning, because MLflow refuses to change a logged param.
+    """
+    new: dict[str, str] = {}
+    for key, value in params.items():
+        if key not in existing:
+            new[key] = value
+        elif existing[key] != value:
+            logger.warning(
+                "%s: param %r is already logged as %r; the new value %r is not logged (MLflow params are write-once)",
+                where,
+                key,
+                existing[key],
+                value,
+            )
+    return new
+
+
+def default_tracking_uri(project_dir: str | Path) -> str:
+    """``sqlite:///<project_dir>/mlruns.db``; artifacts go to ``<project_dir>/mlartifacts``."""
+    return f"sqlite:///{Path(project_dir).resolve() / 'mlruns.db'}"
+
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for other URIs."""
+    prefix = "sqlite:///"
+    if not tracking_uri.startswith(prefix) or len(tracking_uri) == len(prefix):
+        return None
+    return Path(tracking_uri[len(prefix) :])
+
+
+def default_artifact_location(tracking_uri: str) -> str | None:
+    """``file://`` URI of ``mlartifacts/`` beside a SQLite database; None for servers (they decide)."""
+    db_path = sqlite_path(tracking_uri)
+    return None if db_path is None else (db_path.resolve().parent / "mlartifacts").as_uri()
+
+
+@functools.lru_cache(maxsize=1)
+def _git_commit() -> str:
+    if os.environ.get("LP_SWEEPS_GIT_COMMIT"):
+        return os.environ["LP_SWEEPS_GIT_COMMIT"]
+    checkout = Path(__file__).resolve().parents[2]
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=checkout, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else "unknown"
+
+
+def _package_version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance_tags() -> dict[str, str]:
+    """Git commit of the project checkout (or ``LP_SWEEPS_GIT_COMMIT``), package versions, host name."""
+    commit = _git_commit()
+    tags = {"lp_sweeps.git_commit": commit, "mlflow.source.git.commit": commit, "lp_sweeps.host": socket.gethostname()}
+    tags.update({f"lp_sweeps.version.{dist}": _package_version(dist) for dist in _VERSIONED_DISTRIBUTIONS})
+    return tags

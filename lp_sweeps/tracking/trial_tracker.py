@@ -1,0 +1,266 @@
+"""The trial side of tracking: a trial's one child run under its sweep's parent run.
+
+Only rank 0 of a trial tracks. Every write is spooled to
+``<spool_dir>/<sweep>__<parent>__<trial>.jsonl`` and sent by a background thread
+(:class:`~lp_sweeps.tracking.sender.BufferedSender`), so logging never holds up training while the
+server is away, and a later tracker of the same trial (a retry, a resume, or the driver at the end
+of the sweep: :func:`deliver_spooled`) first sends what an earlier one left unsent.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any, Optional, SupportsFloat
+
+from lp_sweeps.tracking.mlflow_client import MetricValue, RunRecord, TrackingStore, is_transient_error
+from lp_sweeps.tracking.naming import (
+    TAG_PARENT_RUN_ID, TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, TAG_TRIAL_NAME, Seconds, finite_metrics, params_to_log,
+    provenance_tags, quoted, string_params, string_tags,
+)
+from lp_sweeps.tracking.sender import END_STATUSES, BufferedSender, TrackingFlushError, TrackingSetupError
+from lp_sweeps.tracking.spool import Spool, default_spool_dir, spool_key
+
+__all__ = ["TrialTracker", "deliver_spooled"]
+
+logger = logging.getLogger(__name__)
+
+
+def _configure_http_retries(max_retries: int, timeout_s: Seconds) -> None:
+    """Short MLflow HTTP retries (unless the user set them): our own buffer retries for longer.
+
+    MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) can hold one request for
+    minutes, during which the buffer could not notice that the server came back.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(max_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")  # an int for MLflow
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
+
+
+class _RunWriter:
+    """Delivers records to the trial's run, finding or creating the run on first use (runs on the
+    sending thread)."""
+
+    def __init__(self, store: TrackingStore, parent_run_id: str, experiment_id: str, trial_id: str,
+                 trial_name: str, sweep_name: str) -> None:
+        self.store, self.parent_run_id, self.experiment_id = store, parent_run_id, experiment_id
+        self.trial_id, self.trial_name, self.sweep_name = trial_id, trial_name, sweep_name
+        self.run: Optional[RunRecord] = None
+        self.setup_error: Optional[TrackingSetupError] = None
+        self._known_params: dict[str, str] = {}
+
+    def ensure_run(self) -> str:
+        if self.run is not None:
+            return self.run.run_id
+        try:
+            run = self._find_or_create()
+        except Exception as exc:
+            if is_transient_error(exc):
+                raise
+            self.setup_error = TrackingSetupError(
+                f"cannot get or create the MLflow run of trial {self.trial_id!r} (parent run {self.parent_run_id}, "
+                f"experiment {self.experiment_id}, tracking URI {self.store.uri}): {exc}"
+            )
+            raise self.setup_error from exc
+        self._known_params = dict(run.params)
+        self.run = run
+        return run.run_id
+
+    def _find_or_create(self) -> RunRecord:
+        self.store.run(self.parent_run_id)  # fails clearly if the parent run does not exist
+        query = (f"tags.`{TAG_PARENT_RUN_ID}` = {quoted(self.parent_run_id, 'parent_run_id')} "
+                 f"and tags.`{TAG_TRIAL_ID}` = {quoted(self.trial_id, 'trial_id')}")
+        existing = self.store.search(self.experiment_id, query)
+        if existing:
+            logger.info("trial %s: reusing MLflow run %s", self.trial_id, existing[0].run_id)
+            return existing[0]
+        identity = {TAG_PARENT_RUN_ID: self.parent_run_id, TAG_TRIAL_ID: self.trial_id,
+                    TAG_SWEEP_NAME: self.sweep_name, TAG_ROLE: "trial"}
+        return self.store.create_run(self.experiment_id, self.trial_name, identity)
+
+    def send(self, record: dict[str, Any]) -> None:
+        run_id = self.ensure_run()
+        op = record["op"]
+        if op == "metrics":
+            step, stamp = int(record["step"]), int(record["timestamp"])
+            self.store.log(run_id, metrics=[MetricValue(k, v, stamp, step) for k, v in record["metrics"].items()])
+        elif op == "params":
+            new = params_to_log(self._known_params, record["params"], f"trial {self.trial_id!r}")
+            self.store.log(run_id, params=new)
+            self._known_params.update(new)
+        elif op == "tags":
+            self.store.log(run_id, tags=record["tags"])
+        elif op == "artifact":
+            self._send_artifact(run_id, Path(record["local_path"]), record["artifact_path"], bool(record["staged"]))
+        elif op == "status" and record["status"] == "RUNNING":
+            self.store.mark_running(run_id)
+        elif op == "status":
+            self.store.terminate(run_id, record["status"], end_time=int(record["end_time"]))
+        else:
+            raise ValueError(f"unknown tracking record op {op!r}")
+
+    def _send_artifact(self, run_id: str, path: Path, artifact_path: Optional[str], staged: bool) -> None:
+        if not path.exists():
+            logger.warning("trial %s: artifact %s vanished before it could be uploaded; skipped", self.trial_id, path)
+            return
+        self.store.upload(run_id, path, artifact_path)
+        if staged:
+            path.unlink(missing_ok=True)
+
+
+class TrialTracker:
+    """The write API of one trial's child run, buffered and spooled.
+
+    With ``background=True`` writes return at once; with ``background=False`` each write waits up
+    to ``patience_s`` for delivery. MLflow's own HTTP retries are shortened through
+    ``MLFLOW_HTTP_REQUEST_*`` environment defaults (process-wide, only where the user has not set
+    them), because the buffer retries for longer.
+    """
+
+    def __init__(
+        self, tracking_uri: str, parent_run_id: str, experiment_id: str, trial_id: str, trial_name: str,
+        sweep_name: str, *, spool_dir: Optional[str | Path] = None, background: bool = True,
+        patience_s: Seconds = 120.0, initial_backoff_s: Seconds = 0.5, max_backoff_s: Seconds = 10.0,
+        start_timeout_s: Seconds = 10.0, http_max_retries: int = 1, http_timeout_s: Seconds = 30.0,
+    ) -> None:
+        for name, value in (("parent_run_id", parent_run_id), ("experiment_id", experiment_id), ("trial_id", trial_id)):
+            if not value:
+                raise ValueError(f"TrialTracker: {name} must be a non-empty string")
+        quoted(trial_id, "trial_id")
+        _configure_http_retries(http_max_retries, http_timeout_s)
+        self.trial_id = trial_id
+        self.trial_name = trial_name or trial_id
+        self.background, self.patience_s, self.start_timeout_s = background, patience_s, start_timeout_s
+        self._writer = _RunWriter(TrackingStore(tracking_uri), parent_run_id, experiment_id, trial_id,
+                                  self.trial_name, sweep_name)
+        spool = Spool(Path(spool_dir) if spool_dir is not None else default_spool_dir(),
+                      spool_key(sweep_name, parent_run_id, trial_id))
+        self._sender = BufferedSender(spool, self._writer.send, is_transient_error, tracking_uri, patience_s,
+                                      initial_backoff_s, max_backoff_s)
+        self._state = "new"
+
+    @property
+    def run_id(self) -> Optional[str]:
+        """The trial's run id; None until the tracking server has answered once."""
+        return None if self._writer.run is None else self._writer.run.run_id
+
+    @property
+    def artifact_uri(self) -> Optional[str]:
+        """The run's artifact root URI; None until the tracking server has answered once."""
+        return None if self._writer.run is None else self._writer.run.artifact_uri
+
+    @property
+    def spool_path(self) -> Path:
+        return self._sender.spool.path
+
+    @property
+    def pending_records(self) -> int:
+        return self._sender.pending_records
+
+    def start(self, timeout: Optional[Seconds] = None) -> Optional[str]:
+        """Queues "run is RUNNING" plus provenance tags and starts sending.
+
+        Waits up to ``timeout`` (default ``start_timeout_s``) until these (and any records replayed
+        from an earlier tracker's spool) are delivered and returns the run id, or None if the server
+        has not answered yet (writes are buffered meanwhile). Raises
+        :class:`TrackingSetupError` when the run cannot be found or created (e.g. unknown parent).
+        """
+        if self._state != "new":
+            raise RuntimeError(f"tracker of trial {self.trial_id!r} was already started")
+        self._state = "started"
+        self._sender.submit({"op": "status", "status": "RUNNING"})
+        self._sender.submit({"op": "tags", "tags": {**provenance_tags(), TAG_TRIAL_NAME: self.trial_name}})
+        self._sender.start()
+        try:
+            self._sender.flush(self.start_timeout_s if timeout is None else timeout)
+        except TrackingFlushError:
+            if self._writer.setup_error is not None:
+                raise self._writer.setup_error from None
+        return self.run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Params (nested mappings flattened with '.'); ones the run already has are not re-logged."""
+        self._submit({"op": "params", "params": string_params(params)})
+
+    def log_metrics(self, metrics: Mapping[str, SupportsFloat], step: int) -> None:
+        """Metric values at ``step``; names are sanitised, NaN/inf values dropped."""
+        values = finite_metrics(metrics)
+        if values:
+            self._submit({"op": "metrics", "step": int(step), "timestamp": int(time.time() * 1000), "metrics": values})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Tags (keys sanitised, values cut to MLflow's limit); later values replace earlier ones."""
+        self._submit({"op": "tags", "tags": string_tags(tags)})
+
+    def log_artifact(self, local_path: str | Path, artifact_path: Optional[str] = None) -> None:
+        """Uploads a file or folder; it must still exist when the buffer sends it."""
+        path = Path(local_path).resolve()
+        if not path.exists():
+            raise FileNotFoundError(f"log_artifact: {path} does not exist")
+        self._submit({"op": "artifact", "local_path": str(path), "artifact_path": artifact_path, "staged": False})
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """``text`` as artifact ``artifact_file`` (e.g. ``config.yaml``), staged beside the spool."""
+        self._require_started()
+        posix = PurePosixPath(artifact_file)
+        staged = self._sender.spool.stage_text(text, posix.name)
+        folder = None if str(posix.parent) == "." else str(posix.parent)
+        self._submit({"op": "artifact", "local_path": str(staged), "artifact_path": folder, "staged": True})
+
+    def flush(self, timeout: Optional[Seconds] = None) -> None:
+        """Blocks until every buffered record is sent; :class:`TrackingFlushError` after the timeout."""
+        self._sender.flush(self.patience_s if timeout is None else timeout)
+
+    def end(self, status: str = "FINISHED", timeout: Optional[Seconds] = None) -> None:
+        """Queues the final status, flushes everything and stops sending; the spool is deleted once
+        all is sent. Raises :class:`TrackingFlushError` if records remain (they stay in the spool)."""
+        if status not in END_STATUSES:
+            raise ValueError(f"end status must be one of {END_STATUSES}, got {status!r}")
+        if self._state != "started":
+            raise RuntimeError(f"tracker of trial {self.trial_id!r}: end() needs a started, not yet ended tracker")
+        self._state = "ended"
+        self._sender.submit({"op": "status", "status": status, "end_time": int(time.time() * 1000)})
+        try:
+            self._sender.flush(self.patience_s if timeout is None else timeout)
+        finally:
+            self._sender.close()
+        self._sender.spool.remove()
+
+    def __enter__(self) -> "TrialTracker":
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Any) -> None:
+        self.end("FINISHED" if exc_type is None else "FAILED")
+
+    def _require_started(self) -> None:
+        if self._state != "started":
+            raise RuntimeError(f"tracker of trial {self.trial_id!r}: call start() before logging, and not after end()")
+
+    def _submit(self, record: dict[str, Any]) -> None:
+        self._require_started()
+        self._sender.submit(record)
+        if not self.background:
+            self._sender.flush(self.patience_s)
+
+
+def deliver_spooled(
+    tracking_uri: str, parent_run_id: str, experiment_id: str, sweep_name: str, final_states: Mapping[str, str],
+    spool_dir: str | Path, timeout_s: Seconds = 120.0,
+) -> list[str]:
+    """Send what trials left unsent in their spools (a trial stopped or killed while the server was
+    away) and give their runs the final state (``final_states``: trial id -> FINISHED | KILLED |
+    FAILED). Returns the trial ids that had records left; raises TrackingFlushError after ``timeout_s``."""
+    delivered = []
+    for trial_id, state in final_states.items():
+        spool = Spool(Path(spool_dir), spool_key(sweep_name, parent_run_id, trial_id))
+        if not spool.load_pending():
+            spool.remove()  # all sent (or never written): drop what a stopped trial left
+            continue
+        tracker = TrialTracker(tracking_uri, parent_run_id, experiment_id, trial_id, trial_id, sweep_name,
+                               spool_dir=spool_dir, patience_s=timeout_s)
+        tracker.start(timeout=timeout_s)
+        tracker.end(state, timeout=timeout_s)
+        delivered.append(trial_id)
+    return delivered

@@ -1,0 +1,56 @@
+"""What a trial is given besides its sampled values, and what it asks of its scheduler."""
+
+import dataclasses
+from typing import Any, Optional, Protocol, runtime_checkable
+
+__all__ = [
+    "CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_WORLD_SIZE", "TrialContext", "TrialReporter",
+    "WorkerPlacement",
+]
+
+CHECKPOINT_FILE = "model.ckpt"
+SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values the trial trained with
+TAG_NODE_IP = "lp_sweeps.node_ip"  # the Ray node of the trial's rank-0 process (latest attempt)
+TAG_WORLD_SIZE = "lp_sweeps.world_size"  # training processes of the trial (DDP workers)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialContext:
+    """Where a sweep's trials record and find things (sent to every trial by the driver, with the
+    parsed study)."""
+
+    demo_dir: Optional[str]
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    sweep_name: str
+    cache_dir: Optional[str] = None
+    spool_dir: Optional[str] = None
+    storage_dir: Optional[str] = None  # the sweep's storage path (data-parallel trials keep their Train runs there)
+    stage_data: bool = False  # copy data_dir to node-local scratch once per node (sweeps on a cluster)
+
+
+@runtime_checkable
+class TrialReporter(Protocol):
+    """The scheduler side of a trial (implemented by the Ray adapters), one per training process.
+
+    ``report`` is called by every process of a data-parallel trial in the same order (Ray Train
+    collects them); only rank 0 passes a checkpoint folder, the others pass None."""
+
+    trial_id: str
+    trial_name: str
+    node_ip: str
+
+    def resume_checkpoint(self) -> Optional[str]: ...
+
+    def report(self, metrics: dict[str, float], checkpoint_dir: Optional[str]) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerPlacement:
+    """Where one training process of a trial sits: its rank among ``world_size`` DDP processes and
+    the Lightning Trainer device settings that go with it (None: one process, the usual device)."""
+
+    rank: int = 0
+    world_size: int = 1
+    trainer_settings: Optional[dict[str, Any]] = None
