@@ -36,6 +36,14 @@ def test_labels_round_trip_exactly(tmp_path, file_format, index_style):
     assert tree_digest(written.root) == before
 
 
+@pytest.mark.parametrize("file_format", ["csv", "h5"])
+def test_one_labeled_frame_with_the_three_level_index(tmp_path, file_format):
+    """A folder with a single labeled row: nothing repeats in the index to give its style away."""
+    written = write_dlc_project(tmp_path / "dlc", formats=(file_format,), index_styles=("levels",), frames_per_video=1)
+    convert_dataset(written.root, tmp_path / "lp")
+    assert_same_labels(tmp_path / "lp" / "CollectedData.csv", written)
+
+
 def test_project_layout_images_videos_and_config(tmp_path):
     written = write_dlc_project(tmp_path / "dlc", formats=("csv", "h5"), index_styles=("levels", "path"))
     lp_dir = tmp_path / "lp"

@@ -34,6 +34,8 @@ def test_labels_round_trip_exactly(tmp_path, package):
     labels = sio.load_slp(str(package.root))
     _, got = read_lp_labels(tmp_path / "lp" / "CollectedData.csv")
     user_frames = [f for f in labels.labeled_frames if f.user_instances]
+    # sleap-io's writer leaves every point's 'complete' flag false: visibility alone decides
+    assert not any(f.user_instances[0].points["complete"].any() for f in user_frames)
     assert len(user_frames) == len(got) == 10
     for frame in user_frames:
         image = f"labeled-data/mouse_video/img{frame.frame_idx:08d}.png"
