@@ -1,7 +1,8 @@
-"""``litpose``: train, predict and make demo data.
+"""``litpose``: train, predict, convert other tools' labeled data and make demo data.
 
     litpose train CONFIG.yaml [--output_dir DIR] [key=value ...]
     litpose predict MODEL_DIR VIDEO_OR_DIR_OR_CSV [...] [--overrides key=value ...]
+    litpose convert DLC_PROJECT_DIR|LABELS.pkg.slp --lp_dir DIR [--overwrite]
     litpose demo-data OUT_DIR [--two-views]
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from lightning_pose.config import ConfigError, load_config
 from lightning_pose.data import demo
+from lightning_pose.data.convert import CONVERTERS, ConversionError, convert_dataset
 from lightning_pose.predict import predict_inputs
 from lightning_pose.train import train
 
@@ -42,6 +44,35 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _convert(args: argparse.Namespace) -> int:
+    result = convert_dataset(args.dataset_path, args.lp_dir, overwrite=args.overwrite)
+    print(
+        f"converted {result.format} labels: {result.num_frames} labeled frames, "
+        f"{len(result.keypoint_names)} keypoints -> {result.lp_dir}"
+    )
+    print(f"train with: litpose train {result.config_path}")
+    return 0
+
+
+def _add_convert_parser(sub: argparse._SubParsersAction) -> None:
+    formats = "; ".join(f"{name}: {CONVERTERS.get(name).description}" for name in CONVERTERS)
+    convert = sub.add_parser(
+        "convert",
+        help="turn a DeepLabCut project or a SLEAP .pkg.slp package into a Lightning Pose project",
+        description=f"Write a Lightning Pose project (CollectedData.csv, labeled-data/, videos/, "
+        f"config.yaml) from a labeled dataset of another tool. Accepted: {formats}.",
+    )
+    convert.add_argument("dataset_path", help="a DeepLabCut project folder or a SLEAP .pkg.slp file")
+    convert.add_argument(
+        "--lp_dir", "--lp-dir", required=True, help="new Lightning Pose project folder (new or empty)"
+    )
+    convert.add_argument(
+        "--overwrite", action="store_true",
+        help="replace config.yaml, CollectedData.csv, labeled-data/ and videos/ of a non-empty "
+        "--lp_dir (other files there are kept)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="litpose", description="Lightning Pose: train and run pose trackers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("model_dir")
     predict.add_argument("inputs", nargs="+")
     predict.add_argument("--overrides", nargs="*", default=[], help="key=value config overrides")
+    _add_convert_parser(sub)
     sub.add_parser("demo-data", help="write a small synthetic project", add_help=False)
     return parser
 
@@ -63,9 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "demo-data":
         return demo.main(argv[1:])
     args = _parser().parse_args(argv)
+    commands = {"train": _train, "predict": _predict, "convert": _convert}
     try:
-        return _train(args) if args.command == "train" else _predict(args)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+        return commands[args.command](args)
+    except (ConfigError, ConversionError, FileNotFoundError, ValueError) as err:
         print(f"litpose {args.command}: error: {err}", file=sys.stderr)
         return 2
 
