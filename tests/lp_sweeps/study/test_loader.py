@@ -192,7 +192,18 @@ def test_bad_sections(tmp_path, study, key, fragments):
         # values that fail Lightning Pose's own validation, alone on the base config
         ({"model.model_type": {"choice": ["heatmap", "heatmapp"]}}, "model.model_type",
          ["parameters.model.model_type=heatmapp", "unknown model type 'heatmapp'", "'heatmap_mhcrnn'"]),
-        ({"data.downsample_factor": {"grid": [2, 4]}}, "data.downsample_factor", ["must be one of [1, 2, 3], got 4"]),
+        ({"data.downsample_factor": {"grid": [2, 4]}}, "data.downsample_factor", ["must be in [1, 3], got 4"]),
+        # a range whose ends leave a key's valid range (the schema's declared ranges)
+        ({"losses.temporal.epsilon": {"uniform": [-1.0, 5.0]}}, "losses.temporal.epsilon",
+         ["parameters.losses.temporal.epsilon=-1.0 gives an invalid config", "must be >= 0, got -1.0"]),
+        ({"losses.temporal.epsilon": {"uniform": [-2.0, 5.0], "per_keypoint_groups": [[0, 1, 2, 3], [4, 5, 6, 7]]}},
+         "losses.temporal.epsilon[0]", ["must be >= 0, got -2.0"]),
+        ({"losses.temporal.prob_threshold": {"uniform": [0.5, 1.5]}}, "losses.temporal.prob_threshold",
+         ["parameters.losses.temporal.prob_threshold=1.5", "must be in [0, 1], got 1.5"]),
+        ({"training.optimizer_params.learning_rate": {"uniform": [-1.0e-3, 1.0e-2]}},
+         "training.optimizer_params.learning_rate", ["learning_rate=-0.001", "must be > 0, got -0.001"]),
+        ({"training.train_batch_size": {"int": [0, 8], "step": 4}}, "training.train_batch_size",
+         ["train_batch_size=0", "must be >= 1, got 0"]),
         ({"model.losses_to_use": {"choice": [["temporal"], ["temporall"]]}}, "model.losses_to_use[0]",
          ["unknown loss 'temporall'", "'pca_singleview'"]),
         # ranges
