@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from lightning_pose.data.demo import generate_demo_data
 from lp_sweeps.cli import main as lp_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,3 +85,19 @@ def test_project_dir_is_accepted_after_the_subcommand_too(tmp_path, capsys):
     assert f"no sweeps in {(tmp_path / 'after').resolve()}" in capsys.readouterr().out
     assert lp_sweep(["--project-dir", str(tmp_path / "before"), "status"]) == 0
     assert f"no sweeps in {(tmp_path / 'before').resolve()}" in capsys.readouterr().out
+
+
+def test_a_corrupt_labeled_image_is_found_before_ray_starts(tmp_path, capsys):
+    project = tmp_path / "data"
+    config = generate_demo_data(project, num_frames_labeled=6, num_videos=1, frames_per_video=20)
+    first = (project / "CollectedData.csv").read_text().splitlines()[3].split(",")[0]
+    (project / first).write_bytes((project / first).read_bytes()[:100])  # a copy cut short
+    study = yaml.safe_load(QUICKSTART.read_text())
+    study["base_config"] = str(config)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    assert lp_sweep(["launch", str(path), "--project-dir", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert f"labeled frames of '{project / 'CollectedData.csv'}' cannot be used: line 4 ('{first}'):" in err
+    assert "not a decodable image" in err
+    assert not (tmp_path / "p" / "ray_results").exists() and not (tmp_path / "p" / "mlruns.db").exists()
