@@ -36,6 +36,8 @@ from lp_sweeps.study import (
     DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project,
     sample_parameters,
 )
+from lp_sweeps.study.checks import check_train_frames
+from lp_sweeps.study.errors import study_source
 from lp_sweeps.study.space import RandomSuggester, render_value
 from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
 from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_problem
@@ -165,7 +167,9 @@ def _checked_data(study: Study, project: Path) -> Optional[str]:
     """The demo project (written on first use) of a demo study; every labeled image of the base
     config decodes and holds its labels (cached per file, so cheap on later sweeps)."""
     demo_dir = demo_folder(study, project)
-    check_config_images(base_config(study, demo_dir).data)
+    reference = base_config(study, demo_dir)
+    with study_source(study.path):
+        check_train_frames(reference, study.parameters, check_config_images(reference.data))
     return demo_dir
 
 

@@ -101,3 +101,12 @@ def test_a_corrupt_labeled_image_is_found_before_ray_starts(tmp_path, capsys):
     assert f"labeled frames of '{project / 'CollectedData.csv'}' cannot be used: line 4 ('{first}'):" in err
     assert "not a decodable image" in err
     assert not (tmp_path / "p" / "ray_results").exists() and not (tmp_path / "p" / "mlruns.db").exists()
+
+
+def test_train_frames_beyond_the_training_split_are_refused_before_ray_starts(tmp_path, capsys):
+    code = lp_sweep(["launch", str(QUICKSTART), "training.train_frames=500", "--project-dir", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{QUICKSTART}: training.train_frames: 500 frames asked for, but the training split of the 60 labeled " \
+           "frames has" in err
+    assert not (tmp_path / "p" / "ray_results").exists()
