@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from mlflow import MlflowClient
 
 from lightning_pose.models import get_model_class
@@ -92,7 +93,7 @@ def test_interrupted_sweep_resumes_without_rerunning_or_duplicating(tmp_path):
                   "the first trial to finish")
         assert driver.poll() is None, "".join(lines)
         driver.send_signal(signal.SIGINT)
-        driver.wait(timeout=120)
+        assert driver.wait(timeout=120) == 3, "".join(lines)  # ExitCode.INTERRUPTED
     finally:
         if driver.poll() is None:
             driver.kill()
@@ -113,3 +114,25 @@ def test_interrupted_sweep_resumes_without_rerunning_or_duplicating(tmp_path):
     for trial in finished_before:  # finished trials were not trained again
         run = next(r for r in after if r.data.tags["lp_sweeps.trial_id"] == trial)
         assert len(client.get_metric_history(run.info.run_id, "val_pixel_error")) == steps_before[trial]
+
+
+def test_a_sweep_with_failed_trials_exits_4_and_records_them(tmp_path):
+    """Half the trials need pretrained weights that are not on this machine (offline): they fail,
+    the sweep still ends, records the others, and says so with ExitCode.TRIALS_FAILED."""
+    overrides = ["budget.num_samples=1", "budget.max_epochs=1", "scheduler={name: fifo}", *TINY]
+    study = tmp_path / "failing.yaml"
+    data = yaml.safe_load(QUICKSTART.read_text())
+    del data["overrides"]["model.backbone_pretrained"]
+    data["parameters"]["model.backbone_pretrained"] = {"grid": [False, True]}
+    study.write_text(yaml.safe_dump(data, sort_keys=False))
+    env = {**os.environ, "LP_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "no_weights_here")}
+    result = subprocess.run([sys.executable, "-m", "lp_sweeps.cli", "launch", str(study), *overrides, "--project-dir",
+                             str(tmp_path / "p"), "--num-cpus", "2"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=900)
+    assert result.returncode == 4, (result.stdout + result.stderr)[-3000:]  # ExitCode.TRIALS_FAILED
+    assert "1 trial(s) failed" in result.stdout and "Ray session logs: " in result.stdout
+    record = json.loads(next((tmp_path / "p" / "sweeps").glob("*/sweep.json")).read_text())
+    client = MlflowClient(record["tracking_uri"])
+    runs = children(client, record["experiment_id"], record["parent_run_id"])
+    assert sorted((r.data.params["model.backbone_pretrained"], r.info.status) for r in runs) == [
+        ("false", "FINISHED"), ("true", "FAILED")]
