@@ -29,6 +29,9 @@ class SweepRecord:
     base: Optional[dict[str, Any]] = None  # Study.base
     state: str = "running"
     best: Optional[dict] = None
+    optuna_storage: Optional[str] = None  # the Optuna storage of the sweep's searcher studies
+    warm_start: Optional[dict] = None  # {"sweep": earlier sweep, "trials": how many it handed over}
+    pareto_front: Optional[list[dict]] = None  # multi-objective sweeps: the non-dominated trials
 
     @classmethod
     def load(cls, project_dir: Path, sweep_name: str) -> "SweepRecord":

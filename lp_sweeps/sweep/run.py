@@ -6,6 +6,7 @@ A project folder (default ``./lp_sweeps_runs``) holds everything a sweep writes:
     ray_results/<sweep>/      Ray Tune experiment: trial results and checkpoints (storage_path, unless
                               --storage-path puts them elsewhere, e.g. s3://bucket/prefix)
     sweeps/<sweep>/           sweep.json: the parsed study and where everything is (what resume/status/best read)
+    optuna.db                 the searchers' Optuna studies (optuna-dashboard sqlite:///.../optuna.db)
     demo/                     the demo project, generated when a study asks for it
     cache/                    decoded video frames shared by the trials on this machine
 """
@@ -21,6 +22,7 @@ from typing import Optional
 import yaml
 
 from lightning_pose.config import to_plain
+from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
 from lp_sweeps.adapters.ray_train import DRIVER_CPUS
 from lp_sweeps.adapters.ray_tune import SweepOutcome, connect, disconnect, fit_sweep, max_reports
 from lp_sweeps.adapters.storage import check_storage, fetch_checkpoint_file
@@ -29,7 +31,9 @@ from lp_sweeps.study import (
     sample_parameters,
 )
 from lp_sweeps.study.space import RandomSuggester, render_value
+from lp_sweeps.sweep.pareto import report_pareto_front
 from lp_sweeps.sweep.record import SweepRecord
+from lp_sweeps.sweep.warm_start import load_warm_start
 from lp_sweeps.tracking import CHECKPOINT_DIR, SweepTracker, default_tracking_uri, deliver_spooled
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
 
@@ -95,28 +99,38 @@ def launch(
     num_cpus: Optional[int] = None,
     printer: Callable[[str], None] = print,
     storage_path: Optional[str] = None,
+    warm_start: Optional[str] = None,
 ) -> SweepRecord:
     """Check the study, set up tracking, run every trial, record the best. Returns the record.
     ``storage_path``: where Ray keeps trial results and checkpoints (default
-    ``<project>/ray_results``); a folder every node mounts, or a URI such as ``s3://bucket/prefix``."""
+    ``<project>/ray_results``); a folder every node mounts, or a URI such as ``s3://bucket/prefix``.
+    ``warm_start``: an earlier sweep of the project whose finished trials the searcher starts from."""
     study = load_study(study_file, overrides)  # read once and checked here, before anything starts
     project = Path(project_dir).resolve()
+    warm = load_warm_start(project, warm_start, study) if warm_start else []
     sweep_name = f"{study.name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     storage = check_storage(storage_path or str(project / "ray_results"))
     demo_dir = demo_folder(study, project)
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)
-    parent = tracker.start_sweep(sweep_name, params=_study_summary(study),
+    parent = tracker.start_sweep(sweep_name, params={**_study_summary(study), **_warm_summary(warm_start, warm)},
                                  tags={"lp_sweeps.study_file": str(Path(study_file).resolve())})
     record = SweepRecord(
         sweep_name=sweep_name, study_file=str(Path(study_file).resolve()), tracking_uri=uri,
         experiment_id=tracker.experiment_id, parent_run_id=parent, storage_dir=storage, project_dir=str(project),
         created=datetime.datetime.now().isoformat(timespec="seconds"), study=dict(study.data),
-        base=None if study.base is None else dict(study.base),
+        base=None if study.base is None else dict(study.base), optuna_storage=default_storage_url(project),
+        warm_start={"sweep": warm_start, "trials": len(warm)} if warm_start else None,
     )
     record.save()
     printer(f"sweep {sweep_name}: {num_trials(study)} trials; MLflow {uri}; results in {record.storage_dir}")
-    return _run(record, study, demo_dir, address, num_cpus, resume=False, printer=printer)
+    if warm_start:
+        printer(f"warm start: the searcher starts from {len(warm)} finished trials of sweep {warm_start}")
+    return _run(record, study, demo_dir, address, num_cpus, resume=False, printer=printer, warm=warm)
+
+
+def _warm_summary(warm_start: Optional[str], warm: Sequence[WarmTrial]) -> dict:
+    return {"warm_start_from": warm_start, "warm_start_trials": len(warm)} if warm_start else {}
 
 
 def resume(
@@ -137,7 +151,7 @@ def resume(
 
 
 def _run(record: SweepRecord, study: Study, demo_dir: Optional[str], address: Optional[str], num_cpus: Optional[int],
-         resume: bool, printer: Callable[[str], None]) -> SweepRecord:
+         resume: bool, printer: Callable[[str], None], warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     context = TrialContext(
         demo_dir=demo_dir, tracking_uri=record.tracking_uri,
         experiment_id=record.experiment_id, parent_run_id=record.parent_run_id, sweep_name=record.sweep_name,
@@ -152,7 +166,7 @@ def _run(record: SweepRecord, study: Study, demo_dir: Optional[str], address: Op
     try:
         ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
         outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), ended_file,
-                            resume=resume, printer=printer)
+                            resume=resume, printer=printer, optuna_storage=record.optuna_storage, warm=warm)
     finally:
         disconnect()
     if all(trial.status != "ERROR" for trial in outcome.trials):
@@ -166,6 +180,7 @@ def _run(record: SweepRecord, study: Study, demo_dir: Optional[str], address: Op
         printer(f"sweep interrupted; continue it with: lp-sweep --project-dir {record.project_dir} resume {record.sweep_name}")
         return record
     record.best = _finish(record, study, demo_dir, outcome, printer)
+    record.pareto_front = report_pareto_front(record, study, outcome, printer)
     record.state = "finished"
     record.save()
     return record
