@@ -73,12 +73,16 @@ class OptunaSuggester:
         return self.trial.suggest_int(name, low, high, step=step)
 
 
-def make_sampler(plan: SamplerPlan) -> optuna.samplers.BaseSampler:
-    """``optuna.samplers.<plan.sampler>(**plan.kwargs)``."""
+def make_sampler(plan: SamplerPlan, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """``optuna.samplers.<plan.sampler>(**plan.kwargs)``; a seeded sampler's seed moved by
+    ``seed_offset`` (a warm-started searcher must not repeat the draws of the sweep it starts from)."""
     factory = getattr(optuna.samplers, plan.sampler, None)
     if factory is None:
         raise ValueError(f"optuna.samplers has no sampler {plan.sampler!r}")
-    return factory(**plan.kwargs)
+    kwargs = dict(plan.kwargs)
+    if kwargs.get("seed") is not None:
+        kwargs["seed"] += seed_offset
+    return factory(**kwargs)
 
 
 class DefineByRun:

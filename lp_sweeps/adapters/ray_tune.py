@@ -136,7 +136,8 @@ class GridSearcher(Searcher):
     """Every grid combination ``plan.num_samples`` times (:class:`lp_sweeps.search.GridPlan`),
     the rest proposed by the inner searcher of the trial's combination."""
 
-    def __init__(self, plan: GridPlan, inner: list[Searcher], metric: str, mode: str) -> None:
+    def __init__(self, plan: GridPlan, inner: list[Searcher], metric: Union[str, list[str]],
+                 mode: Union[str, list[str]]) -> None:
         super().__init__(metric=metric, mode=mode)
         self.plan, self.inner = plan, inner
 
@@ -185,7 +186,8 @@ def _searcher(study: Study, sweep_name: str, storage_url: Optional[str], warm: S
     if warm:
         add_warm_trials(storage, names, warm)
     metric, mode = _objective(study)
-    inner = [OptunaSearch(space=DefineByRun(study, point), metric=metric, mode=mode, sampler=make_sampler(plan),
+    inner = [OptunaSearch(space=DefineByRun(study, point), metric=metric, mode=mode,
+                          sampler=make_sampler(plan, seed_offset=len(warm)),
                           storage=storage, study_name=name) for point, name in zip(points, names)]
     return GridSearcher(GridPlan(len(points), study.budget.num_samples), inner, metric, mode)
 

@@ -7,7 +7,7 @@ from lp_sweeps.search import pbt, schedulers, searchers  # noqa: F401  (fill the
 from lp_sweeps.search.grid import GridPlan, grid_points
 from lp_sweeps.search.mutable import MUTABLE_KEYS, mutability
 from lp_sweeps.search.options import Option, OptionError, parse_options
-from lp_sweeps.search.pareto import pareto_front
+from lp_sweeps.search.pareto import dominates, pareto_front
 from lp_sweeps.search.registry import (
     SCHEDULERS, SEARCHERS, SamplerPlan, SchedulerPlan, mutations_of, one_objective_reason, options_of, space_check_of,
     study_check_of,
@@ -15,6 +15,6 @@ from lp_sweeps.search.registry import (
 
 __all__ = [
     "GridPlan", "MUTABLE_KEYS", "Option", "OptionError", "SCHEDULERS", "SEARCHERS", "SamplerPlan", "SchedulerPlan",
-    "grid_points", "mutability", "mutations_of", "one_objective_reason", "options_of", "pareto_front",
+    "dominates", "grid_points", "mutability", "mutations_of", "one_objective_reason", "options_of", "pareto_front",
     "parse_options", "space_check_of", "study_check_of",
 ]
