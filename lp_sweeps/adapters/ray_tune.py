@@ -38,8 +38,9 @@ from lp_sweeps.adapters.ray_train import (
     fit_distributed_trial, train_storage_path,
 )
 from lp_sweeps.adapters.storage import checkpoint_ref
-from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan
+from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
+from lp_sweeps.study.trials import random_population
 from lp_sweeps.progress import ProgressBoard, read_ended
 from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext, run_trial
 
@@ -192,6 +193,15 @@ def _searcher(study: Study, sweep_name: str, storage_url: Optional[str], warm: S
     return GridSearcher(GridPlan(len(points), study.budget.num_samples), inner, metric, mode)
 
 
+def _search(study: Study, sweep_name: str, storage_url: Optional[str],
+            warm: Sequence[WarmTrial]) -> tuple[Optional[GridSearcher], dict, int]:
+    """(searcher, Tune's param space, num_samples): the study's searcher, or, under a scheduler
+    that runs without one (PBT), every trial's values drawn at random up front, one trial each."""
+    if runs_without_searcher(study.scheduler.name):
+        return None, {"params": tune.grid_search(random_population(study, study.searcher.seed))}, 1
+    return _searcher(study, sweep_name, storage_url, warm), {}, num_trials(study)
+
+
 def make_scheduler(plan: SchedulerPlan) -> TrialScheduler:
     """``ray.tune.schedulers.create_scheduler(plan.scheduler, **plan.kwargs)``."""
     return create_scheduler(plan.scheduler, **plan.kwargs)
@@ -245,12 +255,12 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
                callback: tune.Callback, optuna_storage: Optional[str], warm: Sequence[WarmTrial]) -> tune.Tuner:
     plan = _scheduler_plan(study, max_t)
     one = not study.multi_objective  # several objectives: the searcher has them, Tune's config none
+    searcher, param_space, num_samples = _search(study, context.sweep_name, optuna_storage, warm)
     return tune.Tuner(
-        trainable,
+        trainable, param_space=param_space,
         tune_config=tune.TuneConfig(
             metric=study.objective.metric if one else None, mode=study.objective.mode if one else None,
-            search_alg=_searcher(study, context.sweep_name, optuna_storage, warm),
-            scheduler=make_scheduler(plan), num_samples=num_trials(study),
+            search_alg=searcher, scheduler=make_scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=_concurrency(study), time_budget_s=study.budget.time_budget_s,
             # a Train run's driver cannot be reused (its Tune session holds the run's report queue)
             reuse_actors=study.resources.workers == 1,

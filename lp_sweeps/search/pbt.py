@@ -8,6 +8,9 @@ choices (probability ``resample_probability``), or else multiplied by 0.8 or 1.2
 to them) or moved to a neighbouring choice. Only parameters the declared list of
 :mod:`lp_sweeps.search.mutable` allows can be mutated; the trial's other values are the donor's
 (they match the donor's checkpoint).
+
+Ray Tune runs no searcher alongside PBT: the initial population is drawn at random from the
+study's space (:func:`lp_sweeps.study.trials.random_population`, seeded by ``searcher.seed``).
 """
 
 import math
@@ -131,7 +134,9 @@ class Explorer:
     "mutations": Option(list, None, nullable=True,
                         help="parameter keys PBT may change; null: every one that may change mid-training"),
     "seed": Option(int, None, minimum=0, help="seed of the explore step"),
-}, one_objective="it ranks the population by one metric", study_check=check_pbt, mutations=pbt_mutations)
+}, one_objective="it ranks the population by one metric", study_check=check_pbt, mutations=pbt_mutations,
+   no_searcher="Ray Tune runs no searcher alongside population-based training: the initial population is drawn "
+               "at random (seeded by searcher.seed) and PBT's exploit/explore steps search from there")
 def pbt(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     """Ray Tune's PopulationBasedTraining over the study's mutable parameters; every checkpoint is
     kept (an exploited trial continues from its donor's latest one)."""

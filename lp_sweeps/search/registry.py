@@ -20,7 +20,8 @@ Metadata a builder may declare besides ``options``:
 - ``study_check`` (schedulers): ``check(parameters, options, workers) -> (key, message) | None``,
   for what the scheduler cannot run (study keys relative to the study file);
 - ``mutations`` (schedulers that change values mid-training): ``mutations(parameters, options)``,
-  the parameter keys it may change (trials record each change in MLflow).
+  the parameter keys it may change (trials record each change in MLflow);
+- ``no_searcher`` (schedulers): why no searcher runs with it (the trials are drawn at random).
 """
 
 from collections.abc import Callable, Mapping
@@ -32,7 +33,7 @@ from lp_sweeps.search.options import Option
 
 __all__ = [
     "SCHEDULERS", "SEARCHERS", "SamplerPlan", "SchedulerPlan", "mutations_of", "one_objective_reason", "options_of",
-    "space_check_of", "study_check_of",
+    "runs_without_searcher", "space_check_of", "study_check_of",
 ]
 
 
@@ -77,6 +78,11 @@ def space_check_of(name: str) -> Optional[Callable[[tuple], Optional[tuple[str, 
 def one_objective_reason(registry: Registry, name: str) -> Optional[str]:
     """Why the searcher or scheduler ``name`` needs a single objective; None when it takes several."""
     return registry.metadata(name).get("one_objective")
+
+
+def runs_without_searcher(name: str) -> Optional[str]:
+    """Why the scheduler ``name`` runs without a searcher (its trials drawn at random); None: it takes one."""
+    return SCHEDULERS.metadata(name).get("no_searcher")
 
 
 def study_check_of(name: str) -> Optional[Callable[[tuple, dict, int], Optional[tuple[str, str]]]]:

@@ -11,6 +11,7 @@ study error naming the parameter and the value, raised before any trial starts.
 from pathlib import Path
 
 from lp_sweeps.adapters.optuna import RecordedTrial, WarmTrial, recorded_trials
+from lp_sweeps.search import runs_without_searcher
 from lp_sweeps.study import Study, StudyError, grid_points
 from lp_sweeps.study.replay import replay_trial
 from lp_sweeps.study.space import render_value, same_value
@@ -53,6 +54,10 @@ def load_warm_start(project_dir: Path, sweep_name: str, study: Study) -> list[Wa
     """The finished trials of ``sweep_name`` (a sweep of ``project_dir``) as ``study``'s searcher
     takes them. Raises StudyError for a trial outside the study's space, ValueError when the
     sweep has no persisted Optuna study or no finished trial."""
+    no_searcher = runs_without_searcher(study.scheduler.name)
+    if no_searcher:
+        raise StudyError("scheduler.name", f"{study.scheduler.name!r} cannot be warm-started: {no_searcher}",
+                         study.path)
     record = SweepRecord.load(project_dir, sweep_name)
     if not record.optuna_storage:
         raise ValueError(f"sweep {sweep_name!r} kept no Optuna study (it ran on an older lp-sweeps); "
