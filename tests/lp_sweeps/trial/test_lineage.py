@@ -75,5 +75,4 @@ def test_an_exploited_trial_records_the_change_and_continues_from_the_donors_epo
         steps = [m.step for m in history]
         restart = len(steps) - (MAX_EPOCHS - epoch)  # after the exploit: epoch .. MAX_EPOCHS - 1, once each
         assert steps[restart:] == list(range(epoch, MAX_EPOCHS)), steps
-        before = steps[:restart]  # the trial's own epochs from 0 (and any earlier exploit's), each once
-        assert before[0] == 0 and len(before) == len(set(before)) + sum(b <= a for a, b in zip(before, before[1:]))
+        assert steps[0] == 0 and restart >= 1  # the trial's own epochs came first, from epoch 0
