@@ -121,12 +121,13 @@ def _methods(args) -> dict:
 def main(argv: Optional[list[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke-test", action="store_true", help="2 grid cells, 1 seed, 2 epochs, 1 batch per epoch")
-    parser.add_argument("--epochs", type=int, default=8, help="per-trial epoch cap (the grid's epochs)")
+    parser.add_argument("--epochs", type=int, default=12, help="per-trial epoch cap (the grid's epochs)")
     parser.add_argument("--num-samples", type=int, default=12, help="trials of each ASHA / HyperBand sweep")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--grace-period", type=int, default=1)
     parser.add_argument("--reduction-factor", type=float, default=4.0)
-    parser.add_argument("--limit-train-batches", type=int, default=5, help="training batches per epoch")
+    parser.add_argument("--limit-train-batches", type=int, default=None,
+                        help="training batches per epoch (default: all, 10 with the temporal loss)")
     parser.add_argument("--size", type=int, default=128, help="image height and width")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: the base config's (../shared/...)")
     parser.add_argument("--num-cpus", type=int, default=2)
