@@ -60,7 +60,8 @@ def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None
     else:
         printer(f"resources per trial: {resources.workers} DDP workers x ({resources.cpus} CPU, {resources.gpus} GPU) "
                 f"+ a {DRIVER_CPUS}-CPU driver; batch sizes are split across the workers")
-    printer(f"objective: {study.objective.mode} {study.objective.metric}; up to {_max_t(study, demo_dir)} reports per trial")
+    objectives = ", ".join(f"{mode} {metric}" for metric, mode in zip(study.metrics, study.modes))
+    printer(f"objective: {objectives}; up to {_max_t(study, demo_dir)} reports per trial")
     for i in range(2):
         sampled = sample_parameters(study, RandomSuggester(seed=i))
         cfg = compose_trial_config(study, sampled, demo_dir)
@@ -85,6 +86,7 @@ def _study_summary(study: Study) -> dict:
         "num_trials": num_trials(study),
         "metric": study.objective.metric,
         "mode": study.objective.mode,
+        "objectives": ", ".join(study.metrics),
         "base_config": study.base_config,
         "resources": f"{study.resources.cpus} cpu, {study.resources.gpus} gpu, {study.resources.workers} workers",
     }
