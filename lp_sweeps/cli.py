@@ -1,14 +1,17 @@
 """``lp-sweep``: launch, resume and inspect hyper-parameter sweeps of Lightning Pose models.
 
     lp-sweep launch STUDY.yaml [key=value ...] [--dry-run] [--tracking-uri URI] [--address ADDR]
-                    [--storage-path DIR_OR_URI] [--warm-start SWEEP]
+                    [--storage-path DIR_OR_URI] [--tracking-timeout S]
+                    [--warm-start SWEEP]
     lp-sweep resume SWEEP
+    lp-sweep sync SWEEP
     lp-sweep status [SWEEP]
     lp-sweep best SWEEP [--output best_config.yaml]
-    lp-sweep ui [--port 5000]
+    lp-sweep ui [--port 5000] [--host 127.0.0.1]
 
 Everything goes to a project folder (``--project-dir``, default ``./lp_sweeps_runs``): a SQLite
 MLflow store with its artifacts, the Ray results, the demo data and a decoded-video cache.
+``launch``, ``resume`` and ``sync`` exit with :class:`lp_sweeps.sweep.ExitCode`.
 """
 
 import argparse
@@ -22,19 +25,29 @@ from pathlib import Path
 from lightning_pose.config import ConfigError
 from lp_sweeps import sweep
 from lp_sweeps.study import StudyError, load_study
+from lp_sweeps.sweep import ExitCode, PlacementError
 from lp_sweeps.tracking import default_tracking_uri, start_ui, stop_ui, wait_until_healthy
 
 __all__ = ["main"]
 
 
+EXIT_CODES = "exit codes of launch, resume and sync: " + ", ".join(
+    f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lp-sweep", description="Hyper-parameter sweeps of Lightning Pose models.")
+    parser = argparse.ArgumentParser(prog="lp-sweep", description="Hyper-parameter sweeps of Lightning Pose models.",
+                                     epilog=EXIT_CODES)
     parser.add_argument("--project-dir", default=sweep.DEFAULT_PROJECT_DIR, help="where sweeps are kept (default %(default)s)")
     # --project-dir is also accepted after the subcommand (the printed commands put it there)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--project-dir", default=argparse.SUPPRESS, help="where sweeps are kept")
+    timeout = argparse.ArgumentParser(add_help=False)
+    timeout.add_argument("--tracking-timeout", type=float, default=sweep.TRACKING_TIMEOUT_S,
+                         help="seconds the end-of-sweep bookkeeping retries an unreachable tracking server "
+                         "(default %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
-    launch = sub.add_parser("launch", help="run a study", parents=[common])
+    launch = sub.add_parser("launch", help="run a study", parents=[common, timeout])
     launch.add_argument("study", help="study YAML file (see search_spaces/)")
     launch.add_argument("overrides", nargs="*", help="key=value: budget.num_samples=4, training.train_batch_size=4, ...")
     launch.add_argument("--dry-run", action="store_true", help="print trials, resources and two example configs")
@@ -45,10 +58,13 @@ def _parser() -> argparse.ArgumentParser:
                         "a URI such as s3://bucket/prefix (default: PROJECT_DIR/ray_results)")
     launch.add_argument("--warm-start", metavar="SWEEP", help="start the searcher from the finished trials of an "
                         "earlier sweep of the project (they are not trained again)")
-    resume = sub.add_parser("resume", parents=[common], help="continue an interrupted sweep")
+    resume = sub.add_parser("resume", parents=[common, timeout], help="continue an interrupted sweep")
     resume.add_argument("sweep")
     resume.add_argument("--address")
     resume.add_argument("--num-cpus", type=int)
+    sync = sub.add_parser("sync", parents=[common, timeout],
+                          help="finish the MLflow bookkeeping of a sweep whose tracking server was unreachable at its end")
+    sync.add_argument("sweep")
     status = sub.add_parser("status", parents=[common], help="list sweeps, or the trials of one")
     status.add_argument("sweep", nargs="?")
     best = sub.add_parser("best", parents=[common], help="print the best trial and write its config")
@@ -56,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     best.add_argument("--output", default="best_config.yaml")
     ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s: this machine only)")
     ui.add_argument("--tracking-uri")
     return parser
 
@@ -66,9 +83,10 @@ def _launch(args: argparse.Namespace) -> int:
         demo_dir = sweep.demo_folder(study, Path(args.project_dir).resolve())
         sweep.dry_run(study, demo_dir)
         return 0
-    sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address, args.num_cpus,
-                 storage_path=args.storage_path, warm_start=args.warm_start)
-    return 0
+    record = sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address,
+                          args.num_cpus, storage_path=args.storage_path, tracking_timeout_s=args.tracking_timeout,
+                          warm_start=args.warm_start)
+    return int(record.exit_code())
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -99,12 +117,13 @@ def _best(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).resolve()
     uri = args.tracking_uri or default_tracking_uri(project)
-    process = start_ui(uri, project / "mlartifacts", host="127.0.0.1", port=args.port)
+    process = start_ui(uri, project / "mlartifacts", host=args.host, port=args.port)
     # SIGTERM (e.g. a job scheduler) stops the server too, like Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        wait_until_healthy(f"http://127.0.0.1:{args.port}", timeout=120, process=process)
-        print(f"MLflow UI ready at http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+        local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+        wait_until_healthy(f"http://{local}:{args.port}", timeout=120, process=process)
+        print(f"MLflow UI ready at http://{local}:{args.port} (Ctrl-C to stop)")
         process.wait()
     except KeyboardInterrupt:
         pass
@@ -113,8 +132,17 @@ def _ui(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"launch": _launch, "status": _status, "best": _best, "ui": _ui,
-            "resume": lambda a: bool(sweep.resume(a.sweep, a.project_dir, a.address, a.num_cpus)) and 0}
+def _resume(args: argparse.Namespace) -> int:
+    record = sweep.resume(args.sweep, args.project_dir, args.address, args.num_cpus,
+                          tracking_timeout_s=args.tracking_timeout)
+    return int(record.exit_code())
+
+
+def _sync(args: argparse.Namespace) -> int:
+    return int(sweep.sync(args.sweep, args.project_dir, tracking_timeout_s=args.tracking_timeout).exit_code())
+
+
+COMMANDS = {"launch": _launch, "resume": _resume, "sync": _sync, "status": _status, "best": _best, "ui": _ui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -123,9 +151,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
+    except PlacementError as err:
+        print(f"lp-sweep {args.command}: error: {err}", file=sys.stderr)
+        return int(ExitCode.NO_RESOURCES)
     except (StudyError, ConfigError, FileNotFoundError, ValueError) as err:
         print(f"lp-sweep {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        return int(ExitCode.BAD_INPUT)
+    except KeyboardInterrupt:
+        print(f"lp-sweep {args.command}: interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

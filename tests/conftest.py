@@ -26,7 +26,11 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(scope="session")
 def mirror_mouse_dir() -> pathlib.Path:
-    """The public Lightning Pose example set; tests using it skip when it is absent."""
+    """The public Lightning Pose example set. Tests using it skip when it is absent on a
+    developer's machine, and fail in CI (``CI=true``), where it must be there."""
     if not (MIRROR_MOUSE / "CollectedData.csv").is_file():
-        pytest.skip(f"mirror-mouse-example not found at {MIRROR_MOUSE} (set LP_MIRROR_MOUSE_DIR)")
+        message = f"mirror-mouse-example not found at {MIRROR_MOUSE} (set LP_MIRROR_MOUSE_DIR)"
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"{message}; CI must have the shared data", pytrace=False)
+        pytest.skip(message)
     return MIRROR_MOUSE

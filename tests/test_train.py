@@ -144,3 +144,19 @@ def test_unreadable_video_fails_before_training(demo_project, tmp_path):
 def test_litpose_reports_bad_config_key(demo_project, tmp_path, capsys):
     assert litpose(["train", str(demo_project), "training.max_epoch=3", "--output_dir", str(tmp_path)]) == 2
     assert "training.max_epoch" in capsys.readouterr().err
+
+
+def test_litpose_train_names_the_users_file_for_an_out_of_range_value(demo_project, tmp_path, capsys):
+    config = tmp_path / "my_config.yaml"
+    text = yaml.safe_load(demo_project.read_text())
+    text["losses"]["temporal"]["epsilon"] = -3.0
+    config.write_text(yaml.safe_dump(text))
+    assert litpose(["train", str(config), "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"litpose train: error: {config}: losses.temporal.epsilon: must be >= 0, got -3.0" in err
+    assert litpose(["train", str(demo_project), "training.optimizer_params.learning_rate=0",
+                    "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert (f"{demo_project} with overrides ['training.optimizer_params.learning_rate=0']: "
+            "training.optimizer_params.learning_rate: must be > 0, got 0") in err
+    assert not (tmp_path / "out").exists()  # nothing written

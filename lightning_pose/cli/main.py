@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightning_pose.config import ConfigError, load_config
+from lightning_pose.config import ConfigError, load_config, validate_config
 from lightning_pose.data import demo
 from lightning_pose.data.convert import CONVERTERS, ConversionError, convert_dataset
 from lightning_pose.predict import predict_inputs
@@ -22,11 +22,19 @@ from lightning_pose.train import train
 __all__ = ["main"]
 
 
+def _source_name(config_path: Path, overrides: Sequence[str]) -> str:
+    return f"{config_path} with overrides {list(overrides)}" if overrides else str(config_path)
+
+
 def _train(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
     if config_path.suffix not in (".yaml", ".yml") or not config_path.is_file():
         raise SystemExit(f"litpose train: config file not found or not a .yaml file: {config_path}")
     cfg = load_config(config_path, overrides=list(args.overrides))
+    try:
+        validate_config(cfg)  # before anything is written; the message names the user's file
+    except ConfigError as err:
+        raise ConfigError(err.key, err.detail, err.source or _source_name(config_path, args.overrides)) from None
     stamp = datetime.datetime.now().strftime("%Y-%m-%d/%H-%M-%S")
     output_dir = Path(args.output_dir or Path("outputs") / stamp)
     result = train(cfg, model_dir=output_dir, base_dir=config_path.resolve().parent)

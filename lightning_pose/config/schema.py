@@ -82,6 +82,9 @@ class ModelConfig:
     checkpoint: Optional[str] = None
     # false: load only the checkpoint keys that match the model, and report the skipped ones
     checkpoint_strict: bool = True
+    # torch files (checkpoint, backbone weights) that need arbitrary unpickling are refused unless
+    # this is true (loading them runs code stored in the file); not an LP key
+    allow_unsafe_checkpoints: bool = False
     backbone_pretrained: bool = True
     backbone_checkpoint: Optional[str] = None
     head: str = "heatmap_cnn"

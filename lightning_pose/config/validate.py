@@ -18,13 +18,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_pose.config.errors import ConfigError
+from lightning_pose.config.schema_ranges import VALUE_RANGES
 from lightning_pose.registry import Registry
 
 __all__ = ["CONFIG_CHECKS", "check_if_semi_supervised", "is_multiview", "validate_config"]
 
 # name -> check(cfg) raising ConfigError; filled by the families (models, losses, augmentations)
 CONFIG_CHECKS: Registry[Callable[[DictConfig], None]] = Registry("config check")
-_DOWNSAMPLE_FACTORS = (1, 2, 3)
 _EPOCH_KEYS = (
     "training.min_epochs",
     "training.max_epochs",
@@ -109,6 +109,17 @@ def _check_required(cfg: DictConfig) -> None:
             raise ConfigError(key, "must be set (it is null)")
 
 
+def _check_ranges(cfg: DictConfig) -> None:
+    """Every numeric key within its declared range (``schema_ranges.VALUE_RANGES``); lists element-wise."""
+    for key, valid in VALUE_RANGES.items():
+        value = _get(cfg, key)
+        listed = _is_list(value)
+        for i, item in enumerate(value if listed else [value]):
+            if _is_number(item) and not valid.contains(item):
+                where = f"{key}[{i}]" if listed else key
+                raise ConfigError(where, f"must be {valid.describe()}, got {item!r}")
+
+
 def _check_keypoints(cfg: DictConfig) -> None:
     num = cfg.data.num_keypoints
     if num is None or num <= 0:
@@ -183,10 +194,6 @@ def _check_optional_files(cfg: DictConfig) -> None:
 
 def _check_split(cfg: DictConfig) -> None:
     train, val = cfg.training.train_prob, cfg.training.val_prob
-    if not 0.0 < train <= 1.0:
-        raise ConfigError("training.train_prob", f"must be in (0, 1], got {train}")
-    if val is not None and not 0.0 <= val <= 1.0:
-        raise ConfigError("training.val_prob", f"must be in [0, 1], got {val}")
     if val is not None and train + val > 1.0 + 1e-9:
         raise ConfigError("training.val_prob", f"train_prob + val_prob = {train + val} exceeds 1")
     frames = cfg.training.train_frames
@@ -228,14 +235,6 @@ def _check_training_mode(cfg: DictConfig) -> None:
     late = [m for m in _get(cfg, marks_key) if m > last]
     if late:
         raise ConfigError(marks_key, f"{late} exceed {last_key}={last}")
-
-
-def _check_downsample(cfg: DictConfig) -> None:
-    if cfg.data.downsample_factor not in _DOWNSAMPLE_FACTORS:
-        raise ConfigError(
-            "data.downsample_factor",
-            f"must be one of {list(_DOWNSAMPLE_FACTORS)}, got {cfg.data.downsample_factor}",
-        )
 
 
 def _check_losses(cfg: DictConfig) -> None:
@@ -297,6 +296,7 @@ def _check_video_dirs(cfg: DictConfig) -> None:
 
 _CHECKS = (
     _check_required,
+    _check_ranges,
     _check_keypoints,
     _check_resize_dims,
     _check_csv_and_views,
@@ -304,7 +304,6 @@ _CHECKS = (
     _check_split,
     _check_trainer_numbers,
     _check_training_mode,
-    _check_downsample,
     _check_losses,
     _check_reprojection,
     _check_video_dirs,

@@ -14,6 +14,7 @@ from lightning_pose.config import CONFIG_CHECKS, ConfigError, check_if_semi_supe
 from lightning_pose.losses.base import loss_required_keys
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.models.backbones import BACKBONES
+from lightning_pose.models.backbones.base import allow_unsafe_checkpoints, load_weights_file
 from lightning_pose.models.registry import SEMI_SUPERVISED_TRACKERS, SUPERVISED_TRACKERS
 
 __all__ = [
@@ -159,9 +160,10 @@ def get_model(cfg: DictConfig, data_module=None, loss_factories: dict | None = N
     }
     if semi:
         kwargs["loss_factory_unsupervised"] = loss_factories["unsupervised"]
-    model = model_class(**kwargs)
-    if cfg.model.checkpoint:
-        load_checkpoint(model, cfg.model.checkpoint, strict=bool(cfg.model.checkpoint_strict))
+    with allow_unsafe_checkpoints(bool(cfg.model.allow_unsafe_checkpoints)):
+        model = model_class(**kwargs)
+        if cfg.model.checkpoint:
+            load_checkpoint(model, cfg.model.checkpoint, strict=bool(cfg.model.checkpoint_strict))
     return model
 
 
@@ -193,11 +195,7 @@ def resolve_checkpoint_path(path: str) -> str:
 
 
 def _read_state_dict(path: str) -> dict:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # Lightning checkpoints may pickle hyper-parameter objects
-        logger.warning(f"weights-only load of {path} failed ({err}); retrying with weights_only=False")
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_weights_file(path)  # weights_only unless model.allow_unsafe_checkpoints
     state_dict = checkpoint.get("state_dict", checkpoint)
     # checkpoints from old Lightning Pose releases keep the head layers at the top level
     return {(f"head.{k}" if k.startswith("upsampling_layers.") else k): v for k, v in state_dict.items()}

@@ -15,7 +15,6 @@ combination one ``OptunaSearch`` with the sampler of the study's searcher
 import dataclasses
 import json
 import logging
-import math
 import os
 import pickle
 import time
@@ -28,6 +27,7 @@ from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import TrialScheduler, create_scheduler
 from ray.tune.search import Searcher
+from ray.tune.execution import class_cache
 from ray.tune.search.optuna import OptunaSearch
 
 from lp_sweeps.adapters.optuna import (
@@ -37,19 +37,26 @@ from lp_sweeps.adapters.ray_train import (
     CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
     fit_distributed_trial, train_storage_path,
 )
-from lp_sweeps.adapters.storage import checkpoint_ref
+from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
 from lp_sweeps.progress import ProgressBoard, read_ended
 from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext, run_trial
+from lp_sweeps.trial.checkpoints import newest_checkpoint
 
-__all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "connect", "disconnect", "fit_sweep",
-           "make_scheduler", "max_reports"]
+__all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
+           "fit_sweep", "make_scheduler", "max_reports"]
 
 logger = logging.getLogger(__name__)
 
 _STARTED_LOCAL = {"value": False}
+# Ray Tune copies these credentials from the driver into every trial's runtime_env, and Ray's
+# runtime-env agent writes runtime_envs to its log in clear text. Trials do not need the copy: on a
+# local Ray they inherit the driver's environment, and on a cluster every node reads its own
+# (docs/scaling_out.md), so they are left out.
+SECRET_ENV_VARS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"})
+class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV_VARS)
 
 
 def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[str],
@@ -69,6 +76,12 @@ def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[
         _temp_dir=temp_dir, runtime_env=runtime_env, configure_logging=False,
     )
     _STARTED_LOCAL["value"] = True
+
+
+def cluster_nodes() -> list[dict]:
+    """The alive nodes of the connected cluster: ``{"address", "cpus", "gpus"}`` each."""
+    return [{"address": str(node.get("NodeManagerAddress", "?")), "cpus": float(node["Resources"].get("CPU", 0.0)),
+             "gpus": float(node["Resources"].get("GPU", 0.0))} for node in ray.nodes() if node.get("Alive")]
 
 
 def disconnect() -> None:
@@ -91,7 +104,18 @@ class RayReporter:
         self.node_ip = ray.util.get_node_ip_address()
 
     def resume_checkpoint(self) -> Optional[str]:
-        return checkpoint_file(tune.get_checkpoint(), Path(self.trial_dir) / "resume")
+        """The newest complete checkpoint of this trial (see :mod:`lp_sweeps.trial.checkpoints`):
+        Tune's, or a newer one in the trial's storage folder. A checkpoint of another trial (a
+        population-based exploit) is taken as given."""
+        given = tune.get_checkpoint()
+        storage = tune.get_context().get_storage()
+        fs, own_path = storage.storage_filesystem, storage.trial_fs_path.rstrip("/")
+        found = [tune.Checkpoint(path=p, filesystem=fs) for p in checkpoint_dirs(fs, own_path)]
+        if given is not None and not given.path.startswith(own_path + "/"):
+            found = []
+        candidates = ([given] if given is not None else []) + [c for c in found if given is None or c.path != given.path]
+        folder = Path(self.trial_dir) / "resume"
+        return newest_checkpoint([lambda c=c, i=i: checkpoint_file(c, folder / str(i)) for i, c in enumerate(candidates)])
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
@@ -129,8 +153,9 @@ def _concurrency(study: Study) -> Optional[int]:
 
 
 def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
-    """Reports (validation epochs) a trial makes when it runs to the end: the schedulers' ``max_t``."""
-    return max(1, math.ceil(max_epochs / max(1, check_val_every_n_epoch)))
+    """Reports (validation epochs) a trial makes when it runs to the end: the schedulers' ``max_t``
+    (Lightning validates after epochs n-1, 2n-1, ...; a study validates at least once)."""
+    return max(1, max_epochs // max(1, check_val_every_n_epoch))
 
 
 class GridSearcher(Searcher):
@@ -277,11 +302,12 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
     )
 
 
-def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int, ended_file: str,
+def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int, last_epoch: int, ended_file: str,
               resume: bool = False, printer: Callable[[str], None] = print, optuna_storage: Optional[str] = None,
               warm: Sequence[WarmTrial] = ()) -> SweepOutcome:
     """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
-    ``ended_file`` collects the ids of the trials that ended, across runs of the sweep;
+    ``max_t``: reports of a trial that runs to the end, ``last_epoch``: the epoch of its last
+    report; ``ended_file`` collects the ids of the trials that ended, across runs of the sweep;
     ``optuna_storage`` keeps the searchers' studies (a resumed sweep's searcher continues them);
     ``warm`` are finished trials of an earlier sweep given to a new sweep's searcher."""
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
@@ -300,7 +326,7 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
     trial_ids = {str((r.metrics or {}).get("trial_id") or Path(r.path).name) for r in results}
     interrupted = not out_of_time and (len(results) < num_trials(study) or not trial_ids <= ended)
     path = os.path.join(storage_dir, context.sweep_name)
-    return SweepOutcome(_outcomes(results, study, max_t, storage_dir), path, time.time() - start, interrupted, ended)
+    return SweepOutcome(_outcomes(results, study, last_epoch, storage_dir), path, time.time() - start, interrupted, ended)
 
 
 def _best_report(result, metric: str, mode: str, storage_dir: str) -> tuple[Optional[float], Optional[str]]:
@@ -329,17 +355,20 @@ def _sampled_params(result) -> dict:
         return (result.config or {}).get("params") or {}
 
 
-def _outcomes(results, study: Study, max_t: int, storage_dir: str) -> list[TrialOutcome]:
+def _outcomes(results, study: Study, last_epoch: int, storage_dir: str) -> list[TrialOutcome]:
+    """How each trial ended; stopped early: its last report came before ``last_epoch`` (counted
+    in epochs, which a trial restarted from a newer checkpoint than Tune knew keeps right)."""
     outcomes = []
     for result in results:
         metrics = result.metrics or {}
         iterations = int(metrics.get("training_iteration", 0))
+        epoch = metrics.get("epoch")
         value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode, storage_dir)
         outcomes.append(TrialOutcome(
             trial_id=str(metrics.get("trial_id") or Path(result.path).name),
             status="ERROR" if result.error else "TERMINATED",
             iterations=iterations, metric=value, params=_sampled_params(result), checkpoint_dir=checkpoint,
-            stopped_early=result.error is None and iterations < max_t,
+            stopped_early=result.error is None and (epoch is None or int(epoch) < last_epoch),
             values={m: float(metrics[m]) for m in study.metrics if isinstance(metrics.get(m), (int, float))},
         ))
     return outcomes

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs
 
-__all__ = ["check_storage", "checkpoint_ref", "fetch_checkpoint_file"]
+__all__ = ["check_storage", "checkpoint_dirs", "checkpoint_ref", "fetch_checkpoint_file"]
 
 
 def check_storage(storage_path: str) -> str:
@@ -43,3 +43,10 @@ def fetch_checkpoint_file(ref: str, file_name: str, folder: str | os.PathLike) -
     pyarrow.fs.copy_files(f"{path}/{file_name}", str(local / file_name), source_filesystem=filesystem,
                           destination_filesystem=pyarrow.fs.LocalFileSystem())
     return local / file_name
+
+
+def checkpoint_dirs(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> list[str]:
+    """The ``checkpoint_*`` folders of a trial's storage folder, oldest name first."""
+    infos = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
+    return sorted(i.path for i in infos if i.type == pyarrow.fs.FileType.Directory
+                  and i.base_name.startswith("checkpoint_"))

@@ -9,8 +9,10 @@ would reject is reported before any trial starts.
 """
 
 import copy
+import itertools
+import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from omegaconf import DictConfig
@@ -19,9 +21,14 @@ from lightning_pose.config.introspect import allowed_keys, describe_type, field_
 from lightning_pose.config.schema import LightningPoseConfig
 from lp_sweeps.study.compose import apply_budget, apply_value, validate_trial_config
 from lp_sweeps.study.errors import StudyError
-from lp_sweeps.study.space import Parameter, check_groups, fits_type, render_value
+from lp_sweeps.study.space import Parameter, check_groups, fits_type, render_value, sample_space
 
-__all__ = ["BUDGET_KEYS", "check_candidates", "check_parameter", "flatten_overrides", "leaf_type"]
+__all__ = [
+    "BUDGET_KEYS", "MAX_COMBINATIONS", "check_candidates", "check_clashes", "check_combinations", "check_parameter",
+    "flatten_overrides", "leaf_type",
+]
+
+MAX_COMBINATIONS = 4096  # choice/grid combinations checked together at load (beyond: each value alone)
 
 BUDGET_KEYS = ("training.max_epochs", "training.min_epochs")
 
@@ -80,17 +87,81 @@ def check_parameter(p: Parameter, num_keypoints: int, overrides: Mapping[str, An
                          f"{describe_type(tp)}{per}{hint}")
 
 
+def check_clashes(cfg: DictConfig, max_epochs: int, what: str) -> None:
+    """Values that would make a sweep trial silently wrong under the epoch budget."""
+    every = cfg.training.check_val_every_n_epoch or 1
+    if every > max_epochs:
+        raise StudyError("training.check_val_every_n_epoch", f"{what}: validates every {every} epochs but a trial "
+                         f"trains budget.max_epochs={max_epochs}: no validation epoch, so no objective to report")
+    if cfg.training.val_check_interval not in (None, 1, 1.0):
+        raise StudyError("training.val_check_interval", f"{what}: {cfg.training.val_check_interval}; sweep trials "
+                         "report once per validation epoch: use training.check_val_every_n_epoch, and null here")
+    anneal = cfg.callbacks.anneal_weight
+    delayed = anneal.freeze_until_epoch > 0  # 0 is the earliest: a 1-epoch trial trains with init_val then
+    if cfg.model.losses_to_use and anneal.init_val == 0 and delayed and anneal.freeze_until_epoch >= max_epochs - 1:
+        raise StudyError("callbacks.anneal_weight.freeze_until_epoch", f"{what}: {anneal.freeze_until_epoch} >= "
+                         f"budget.max_epochs - 1 ({max_epochs - 1}), so the unsupervised losses "
+                         f"{list(cfg.model.losses_to_use)} would keep weight init_val=0 in every epoch; set it "
+                         "below budget.max_epochs - 1 in overrides (e.g. 0)")
+
+
+def _check(cfg: DictConfig, max_epochs: int, what: str) -> None:
+    apply_budget(cfg, max_epochs)
+    validate_trial_config(cfg, what)
+    check_clashes(cfg, max_epochs, what)
+
+
 def check_candidates(reference: DictConfig, parameters: tuple, num_keypoints: int, max_epochs: int) -> None:
-    """The base config, then each option / range end of each parameter alone on it, must validate."""
-    budgeted = copy.deepcopy(reference)
-    apply_budget(budgeted, max_epochs)
+    """The base config, then each option / range end of each parameter alone on it, must validate
+    and fit the epoch budget."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        validate_trial_config(budgeted, "the base config with overrides")
+        _check(copy.deepcopy(reference), max_epochs, "the base config with overrides")
         for p in parameters:
             for value in p.candidates():
                 value = value if p.groups is None else [value] * num_keypoints
-                cfg = copy.deepcopy(budgeted)
+                cfg = copy.deepcopy(reference)
                 apply_value(cfg, p.key, value, f"parameters.{p.key}")
-                apply_budget(cfg, max_epochs)
-                validate_trial_config(cfg, f"parameters.{p.key}={render_value(value)}")
+                _check(cfg, max_epochs, f"parameters.{p.key}={render_value(value)}")
+
+
+class _LowEnds:
+    """A suggester that takes the low end of every range (choices are fixed by the caller)."""
+
+    def categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return choices[0]
+
+    def uniform(self, name: str, low: float, high: float) -> float:
+        return low
+
+    def loguniform(self, name: str, low: float, high: float) -> float:
+        return low
+
+    def integer(self, name: str, low: int, high: int, step: int) -> int:
+        return low
+
+
+def check_combinations(reference: DictConfig, parameters: tuple, base_values: Mapping[str, Any],
+                       max_epochs: int) -> int:
+    """Every combination of the choice / grid values a trial can get (conditions applied), set
+    together on the base config, must validate: a pair such as ``heatmap_mhcrnn`` with
+    ``downsample_factor: 3`` is refused now, naming the combination, rather than in a trial.
+    Returns the number of configs checked (0 when there are more than :data:`MAX_COMBINATIONS`)."""
+    categorical = [p for p in parameters if p.kind in ("choice", "grid") and p.groups is None]
+    if len(categorical) < 2 or math.prod(len(p.values) for p in categorical) > MAX_COMBINATIONS:
+        return 0
+    seen: list[dict] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for combo in itertools.product(*(p.values for p in categorical)):
+            sampled = sample_space(parameters, _LowEnds(), base_values, dict(zip((p.key for p in categorical), combo)))
+            if sampled in seen:
+                continue
+            seen.append(sampled)
+            cfg = copy.deepcopy(reference)
+            for key, value in sampled.items():
+                apply_value(cfg, key, value, f"parameters.{key}")
+            chosen = {p.key: sampled[p.key] for p in categorical if p.key in sampled}
+            _check(cfg, max_epochs, f"the combination {render_value(chosen)} (add a `when:` condition to "
+                   "leave it out)")
+    return len(seen)

@@ -21,8 +21,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lightning_pose.config.yaml_file import YamlFileError, parse_yaml, read_yaml
 from lp_sweeps.search import space_check_of
-from lp_sweeps.study.checks import check_candidates, check_parameter, flatten_overrides, leaf_type
-from lp_sweeps.study.combinations import check_search
+from lp_sweeps.study.checks import check_candidates, check_combinations, check_parameter, flatten_overrides, leaf_type
+from lp_sweeps.study.search_checks import check_search
 from lp_sweeps.study.compose import DEMO_BASES, base_with_overrides
 from lp_sweeps.study.errors import StudyError, study_source
 from lp_sweeps.study.sections import Study, parse_named_section, parse_objectives, parse_section
@@ -192,5 +192,6 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
     check_search(objectives, searcher, scheduler, parameters, resources)
     check_candidates(reference, parameters, num_keypoints, budget.max_epochs)
     base_values = _plain_values(reference, {c.key for p in parameters for c in p.when})
+    check_combinations(reference, parameters, base_values, budget.max_epochs)
     return Study(name, source, data, data["base_config"], base, overrides, objectives[0], searcher, scheduler, budget,
                  resources, parameters, num_keypoints, base_values, str(data.get("description") or ""), objectives)

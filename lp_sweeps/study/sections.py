@@ -61,6 +61,8 @@ class Resources:
     cpus: float = 1.0
     gpus: float = 0.0
     workers: int = 1
+    # seconds to wait at launch for nodes that can hold a trial (an autoscaling cluster); 0: fail at once
+    wait_for_nodes_s: float = 0.0
 
 
 SECTION_OPTIONS: dict[str, tuple[type, dict[str, Option]]] = {
@@ -78,6 +80,7 @@ SECTION_OPTIONS: dict[str, tuple[type, dict[str, Option]]] = {
         "cpus": Option(float, 1.0, minimum=0, strict=True),
         "gpus": Option(float, 0.0, minimum=0),
         "workers": Option(int, 1, minimum=1),
+        "wait_for_nodes_s": Option(float, 0.0, minimum=0),
     }),
 }
 

@@ -2,9 +2,12 @@
 record each sweep keeps in the project folder (:mod:`.record`)."""
 
 from lp_sweeps.sweep.pareto import format_front
+from lp_sweeps.sweep.placement import PlacementError
 from lp_sweeps.sweep.queries import best, status
-from lp_sweeps.sweep.record import SweepRecord
-from lp_sweeps.sweep.run import DEFAULT_PROJECT_DIR, demo_folder, dry_run, launch, resume
+from lp_sweeps.sweep.record import ExitCode, SweepRecord
+from lp_sweeps.sweep.run import DEFAULT_PROJECT_DIR, TRACKING_TIMEOUT_S, demo_folder, dry_run, launch, resume, sync
 
-__all__ = ["DEFAULT_PROJECT_DIR", "SweepRecord", "best", "demo_folder", "dry_run", "format_front", "launch", "resume",
-           "status"]
+__all__ = [
+    "DEFAULT_PROJECT_DIR", "ExitCode", "PlacementError", "SweepRecord", "TRACKING_TIMEOUT_S", "best", "demo_folder",
+    "dry_run", "format_front", "launch", "resume", "status", "sync",
+]

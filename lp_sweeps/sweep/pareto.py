@@ -6,10 +6,10 @@ A trial's point is its objectives' values at its last report: what its searcher 
 latest values of those metrics in its MLflow run.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Optional
 
-from lp_sweeps.adapters.ray_tune import SweepOutcome
+from lp_sweeps.adapters.ray_tune import TrialOutcome
 from lp_sweeps.search import pareto_front
 from lp_sweeps.study import Study
 from lp_sweeps.sweep.record import SweepRecord
@@ -23,7 +23,7 @@ def format_front(front: list[dict], metrics: list[str]) -> list[str]:
     return [f"{row['trial_id']:24s} " + "  ".join(f"{m}={row['values'][m]:.4f}" for m in metrics) for row in front]
 
 
-def report_pareto_front(record: SweepRecord, study: Study, outcome: SweepOutcome,
+def report_pareto_front(record: SweepRecord, study: Study, trials: Sequence[TrialOutcome],
                         printer: Callable[[str], None]) -> Optional[list[dict]]:
     """The front of a multi-objective sweep (None for one objective): trials with a value of every
     objective that no other such trial dominates, as ``{trial_id, run_id, values, params}``."""
@@ -31,7 +31,7 @@ def report_pareto_front(record: SweepRecord, study: Study, outcome: SweepOutcome
         return None
     tracker = SweepTracker(record.tracking_uri, study.name)
     children = tracker.child_runs(record.parent_run_id)
-    scored = {t.trial_id: t for t in outcome.trials
+    scored = {t.trial_id: t for t in trials
               if t.trial_id in children and all(m in t.values for m in study.metrics)}
     keys = pareto_front({k: [t.values[m] for m in study.metrics] for k, t in scored.items()}, study.modes)
     front = [{"trial_id": k, "run_id": children[k], "values": {m: scored[k].values[m] for m in study.metrics},

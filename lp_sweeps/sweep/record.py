@@ -6,13 +6,30 @@ whatever happened to the files since.
 """
 
 import dataclasses
+import enum
 import json
 from pathlib import Path
 from typing import Any, Optional
 
 from lp_sweeps.study import Study, study_from_record
 
-__all__ = ["SweepRecord"]
+__all__ = ["ExitCode", "SweepRecord"]
+
+
+class ExitCode(enum.IntEnum):
+    """Exit status of ``lp-sweep launch``, ``resume`` and ``sync`` (documented in the README)."""
+
+    FINISHED = 0  # every trial ended and everything is recorded in MLflow
+    ERROR = 1  # an unexpected error (a traceback is printed)
+    BAD_INPUT = 2  # the study, a config or an argument is wrong; nothing was started
+    INTERRUPTED = 3  # stopped before every trial ended: `lp-sweep resume SWEEP` continues it
+    TRIALS_FAILED = 4  # the sweep ended and is recorded, but some trials failed (their Ray logs are kept)
+    UNSYNCED = 5  # the trials ended but the tracking server was unreachable: `lp-sweep sync SWEEP` finishes
+    NO_RESOURCES = 6  # no node of the cluster can hold a trial (the message says what it has)
+
+
+# record states; "unsynced": every trial ended, the end-of-sweep bookkeeping in MLflow is pending
+STATES = ("running", "interrupted", "unsynced", "finished")
 
 
 @dataclasses.dataclass
@@ -29,6 +46,8 @@ class SweepRecord:
     base: Optional[dict[str, Any]] = None  # Study.base
     state: str = "running"
     best: Optional[dict] = None
+    trials: Optional[list[dict[str, Any]]] = None  # how each trial ended (TrialOutcome fields), once all ended
+    demo_dir: Optional[str] = None
     optuna_storage: Optional[str] = None  # the Optuna storage of the sweep's searcher studies
     warm_start: Optional[dict] = None  # {"sweep": earlier sweep, "trials": how many it handed over}
     pareto_front: Optional[list[dict]] = None  # multi-objective sweeps: the non-dominated trials
@@ -45,6 +64,15 @@ class SweepRecord:
         folder = Path(self.project_dir) / "sweeps" / self.sweep_name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "sweep.json").write_text(json.dumps(dataclasses.asdict(self), indent=2))
+
+    def exit_code(self) -> ExitCode:
+        """What ``lp-sweep`` exits with for a sweep in this state."""
+        if self.state == "interrupted" or self.state == "running":
+            return ExitCode.INTERRUPTED
+        if self.state == "unsynced":
+            return ExitCode.UNSYNCED
+        failed = [t for t in self.trials or [] if t.get("status") == "ERROR"]
+        return ExitCode.TRIALS_FAILED if failed else ExitCode.FINISHED
 
     def load_study(self) -> Study:
         """The study this sweep runs, rebuilt from the record (no file is read)."""

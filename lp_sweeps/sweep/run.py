@@ -1,21 +1,28 @@
-"""Running a sweep: launch and resume, on top of the adapters.
+"""Running a sweep: launch, resume and sync, on top of the adapters.
 
 A project folder (default ``./lp_sweeps_runs``) holds everything a sweep writes:
 
     mlruns.db, mlartifacts/   MLflow tracking store and artifacts (unless --tracking-uri is given)
     ray_results/<sweep>/      Ray Tune experiment: trial results and checkpoints (storage_path, unless
                               --storage-path puts them elsewhere, e.g. s3://bucket/prefix)
-    sweeps/<sweep>/           sweep.json: the parsed study and where everything is (what resume/status/best read)
+    sweeps/<sweep>/           sweep.json: the parsed study, where everything is, how the trials ended
     optuna.db                 the searchers' Optuna studies (optuna-dashboard sqlite:///.../optuna.db)
+    spool/                    what trials could not send to MLflow yet (sent by the trials or at the end)
     demo/                     the demo project, generated when a study asks for it
     cache/                    decoded video frames shared by the trials on this machine
+
+The Ray cluster is joined (or started) before anything is recorded, and the study's per-trial
+resources are checked against its nodes, so a trial that can never be placed fails at launch.
 """
 
+import contextlib
+import dataclasses
 import datetime
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Optional
 
@@ -24,29 +31,38 @@ import yaml
 from lightning_pose.config import to_plain
 from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
 from lp_sweeps.adapters.ray_train import DRIVER_CPUS
-from lp_sweeps.adapters.ray_tune import SweepOutcome, connect, disconnect, fit_sweep, max_reports
-from lp_sweeps.adapters.storage import check_storage, fetch_checkpoint_file
+from lp_sweeps.adapters.ray_tune import TrialOutcome, cluster_nodes, connect, disconnect, fit_sweep, max_reports
+from lp_sweeps.adapters.storage import check_storage
 from lp_sweeps.study import (
     DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project,
     sample_parameters,
 )
 from lp_sweeps.study.space import RandomSuggester, render_value
+from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
 from lp_sweeps.sweep.pareto import report_pareto_front
+from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_problem
 from lp_sweeps.sweep.record import SweepRecord
 from lp_sweeps.sweep.warm_start import load_warm_start
-from lp_sweeps.tracking import CHECKPOINT_DIR, SweepTracker, default_tracking_uri, deliver_spooled
-from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
+from lp_sweeps.tracking import SweepTracker, default_tracking_uri
+from lp_sweeps.trial import TrialContext
 
-__all__ = ["DEFAULT_PROJECT_DIR", "demo_folder", "dry_run", "launch", "resume"]
+__all__ = ["DEFAULT_PROJECT_DIR", "TRACKING_TIMEOUT_S", "demo_folder", "dry_run", "launch", "resume", "sync"]
 
 DEFAULT_PROJECT_DIR = "lp_sweeps_runs"
-KEEP_BEST_CHECKPOINTS = 2
+TRACKING_TIMEOUT_S = 120.0  # how long the end-of-sweep bookkeeping retries an unreachable tracking server
+_PLACEMENT_POLL_S = 2.0
+KEEP_RAY_LOGS = "LP_SWEEPS_KEEP_RAY_LOGS"  # set (to 1) to keep Ray's session logs of a sweep without failures
+
+
+def _schedule(study: Study, demo_dir: Optional[str]) -> tuple[int, int]:
+    """(reports of a trial that runs to the end, the epoch of its last report)."""
+    every = int(base_config(study, demo_dir).training.check_val_every_n_epoch or 1)
+    reports = max_reports(study.budget.max_epochs, every)
+    return reports, reports * every - 1
 
 
 def _max_t(study: Study, demo_dir: Optional[str]) -> int:
-    cfg = base_config(study, demo_dir)
-    epochs = study.budget.max_epochs or int(cfg.training.max_epochs)
-    return max_reports(epochs, int(cfg.training.check_val_every_n_epoch or 1))
+    return _schedule(study, demo_dir)[0]
 
 
 def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None] = print) -> None:
@@ -92,6 +108,37 @@ def _study_summary(study: Study) -> dict:
     }
 
 
+def _check_placement(study: Study, printer: Callable[[str], None]) -> None:
+    """Fail unless some node(s) of the connected cluster can hold a trial; on an autoscaling
+    cluster wait up to ``resources.wait_for_nodes_s`` for them."""
+    deadline = time.monotonic() + study.resources.wait_for_nodes_s
+    while True:
+        nodes = [NodeResources(n["address"], n["cpus"], n["gpus"]) for n in cluster_nodes()]
+        problem = placement_problem(study.resources, nodes, DRIVER_CPUS)
+        if problem is None:
+            return
+        if time.monotonic() >= deadline:
+            waited = study.resources.wait_for_nodes_s
+            suffix = f" (waited {waited:g} s for nodes, resources.wait_for_nodes_s)" if waited else ""
+            raise PlacementError(f"{study.path}: resources: {problem}{suffix}")
+        printer(f"waiting for nodes that can hold a trial: {problem}")
+        time.sleep(_PLACEMENT_POLL_S)
+
+
+@contextlib.contextmanager
+def _ray_session(study: Study, address: Optional[str], num_cpus: Optional[int],
+                 printer: Callable[[str], None]) -> Iterator[str]:
+    """Joins (or starts) the Ray cluster and checks placement; yields Ray's session folder."""
+    temp_dir = tempfile.mkdtemp(prefix="lpray-")
+    connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
+            dashboard=study.resources.workers > 1)
+    try:
+        _check_placement(study, printer)
+        yield temp_dir
+    finally:
+        disconnect()
+
+
 def launch(
     study_file: str | os.PathLike,
     overrides: Sequence[str] = (),
@@ -101,38 +148,47 @@ def launch(
     num_cpus: Optional[int] = None,
     printer: Callable[[str], None] = print,
     storage_path: Optional[str] = None,
+    tracking_timeout_s: float = TRACKING_TIMEOUT_S,
     warm_start: Optional[str] = None,
 ) -> SweepRecord:
-    """Check the study, set up tracking, run every trial, record the best. Returns the record.
-    ``storage_path``: where Ray keeps trial results and checkpoints (default
-    ``<project>/ray_results``); a folder every node mounts, or a URI such as ``s3://bucket/prefix``.
-    ``warm_start``: an earlier sweep of the project whose finished trials the searcher starts from."""
+    """Check the study, set up tracking, run every trial, record the best. Returns the record
+    (its ``exit_code()`` says how the sweep ended). ``storage_path``: where Ray keeps trial results
+    and checkpoints (default ``<project>/ray_results``); a folder every node mounts, or a URI such
+    as ``s3://bucket/prefix``. ``tracking_timeout_s``: how long the end-of-sweep bookkeeping
+    retries an unreachable tracking server. ``warm_start``: an earlier sweep of the project whose
+    finished trials the searcher starts from."""
     study = load_study(study_file, overrides)  # read once and checked here, before anything starts
     project = Path(project_dir).resolve()
     warm = load_warm_start(project, warm_start, study) if warm_start else []
-    sweep_name = f"{study.name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     storage = check_storage(storage_path or str(project / "ray_results"))
-    demo_dir = demo_folder(study, project)
+    with _ray_session(study, address, num_cpus, printer) as temp_dir:
+        record = _new_record(study, study_file, project, storage, tracking_uri, warm_start, warm)
+        printer(f"sweep {record.sweep_name}: {num_trials(study)} trials; MLflow {record.tracking_uri}; "
+                f"results in {record.storage_dir}")
+        if warm_start:
+            printer(f"warm start: the searcher starts from {len(warm)} finished trials of sweep {warm_start}")
+        return _run(record, study, address, temp_dir, False, printer, tracking_timeout_s, warm)
+
+
+def _new_record(study: Study, study_file: str | os.PathLike, project: Path, storage: str,
+                tracking_uri: Optional[str], warm_start: Optional[str] = None,
+                warm: Sequence[WarmTrial] = ()) -> SweepRecord:
+    sweep_name = f"{study.name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)
-    parent = tracker.start_sweep(sweep_name, params={**_study_summary(study), **_warm_summary(warm_start, warm)},
+    warm_summary = {"warm_start_from": warm_start, "warm_start_trials": len(warm)} if warm_start else {}
+    parent = tracker.start_sweep(sweep_name, params={**_study_summary(study), **warm_summary},
                                  tags={"lp_sweeps.study_file": str(Path(study_file).resolve())})
     record = SweepRecord(
         sweep_name=sweep_name, study_file=str(Path(study_file).resolve()), tracking_uri=uri,
         experiment_id=tracker.experiment_id, parent_run_id=parent, storage_dir=storage, project_dir=str(project),
         created=datetime.datetime.now().isoformat(timespec="seconds"), study=dict(study.data),
-        base=None if study.base is None else dict(study.base), optuna_storage=default_storage_url(project),
+        base=None if study.base is None else dict(study.base), demo_dir=demo_folder(study, project),
+        optuna_storage=default_storage_url(project),
         warm_start={"sweep": warm_start, "trials": len(warm)} if warm_start else None,
     )
     record.save()
-    printer(f"sweep {sweep_name}: {num_trials(study)} trials; MLflow {uri}; results in {record.storage_dir}")
-    if warm_start:
-        printer(f"warm start: the searcher starts from {len(warm)} finished trials of sweep {warm_start}")
-    return _run(record, study, demo_dir, address, num_cpus, resume=False, printer=printer, warm=warm)
-
-
-def _warm_summary(warm_start: Optional[str], warm: Sequence[WarmTrial]) -> dict:
-    return {"warm_start_from": warm_start, "warm_start_trials": len(warm)} if warm_start else {}
+    return record
 
 
 def resume(
@@ -141,88 +197,85 @@ def resume(
     address: Optional[str] = None,
     num_cpus: Optional[int] = None,
     printer: Callable[[str], None] = print,
+    tracking_timeout_s: float = TRACKING_TIMEOUT_S,
 ) -> SweepRecord:
     """Continue an interrupted sweep: finished trials are kept, unfinished ones continue from
-    their checkpoints, and each keeps its one MLflow child run."""
+    their checkpoints, and each keeps its one MLflow child run. A sweep whose trials all ended
+    only finishes its bookkeeping (as :func:`sync`)."""
     record = SweepRecord.load(Path(project_dir).resolve(), sweep_name)
+    if record.state in ("unsynced", "finished"):
+        return sync(sweep_name, project_dir, printer, tracking_timeout_s)
     study = record.load_study()
-    demo_dir = demo_folder(study, Path(record.project_dir))
-    SweepTracker(record.tracking_uri, study.name).start_sweep(sweep_name)
-    printer(f"resuming sweep {sweep_name}")
-    return _run(record, study, demo_dir, address, num_cpus, resume=True, printer=printer)
+    with _ray_session(study, address, num_cpus, printer) as temp_dir:
+        record.demo_dir = demo_folder(study, Path(record.project_dir))
+        SweepTracker(record.tracking_uri, study.name).start_sweep(sweep_name)
+        printer(f"resuming sweep {sweep_name}")
+        return _run(record, study, address, temp_dir, True, printer, tracking_timeout_s)
 
 
-def _run(record: SweepRecord, study: Study, demo_dir: Optional[str], address: Optional[str], num_cpus: Optional[int],
-         resume: bool, printer: Callable[[str], None], warm: Sequence[WarmTrial] = ()) -> SweepRecord:
+def sync(
+    sweep_name: str,
+    project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,
+    printer: Callable[[str], None] = print,
+    tracking_timeout_s: float = TRACKING_TIMEOUT_S,
+) -> SweepRecord:
+    """Finish the end-of-sweep bookkeeping of a sweep whose trials all ended (the tracking server
+    was unreachable at its end): delivers every spooled record, closes the runs, records the best
+    trial. Safe to run again; nothing is sent twice."""
+    record = SweepRecord.load(Path(project_dir).resolve(), sweep_name)
+    if record.trials is None:
+        raise ValueError(f"sweep {sweep_name!r} has trials that did not end (state: {record.state}); "
+                         f"continue it with: lp-sweep resume {sweep_name} --project-dir {record.project_dir}")
+    study = record.load_study()
+    trials = [TrialOutcome(**t) for t in record.trials]
+    return _finish(record, study, trials, printer, tracking_timeout_s)
+
+
+def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: str, resume: bool,
+         printer: Callable[[str], None], tracking_timeout_s: float, warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     context = TrialContext(
-        demo_dir=demo_dir, tracking_uri=record.tracking_uri,
+        demo_dir=record.demo_dir, tracking_uri=record.tracking_uri,
         experiment_id=record.experiment_id, parent_run_id=record.parent_run_id, sweep_name=record.sweep_name,
         cache_dir=str(Path(record.project_dir) / "cache"), spool_dir=str(Path(record.project_dir) / "spool"),
         storage_dir=record.storage_dir,
         # on a cluster, each node copies the data to its own scratch space once
         stage_data=bool(address or os.environ.get("RAY_ADDRESS")),
     )
-    temp_dir = tempfile.mkdtemp(prefix="lpray-")
-    connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
-            dashboard=study.resources.workers > 1)
-    try:
-        ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
-        outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), ended_file,
-                            resume=resume, printer=printer, optuna_storage=record.optuna_storage, warm=warm)
-    finally:
-        disconnect()
-    if all(trial.status != "ERROR" for trial in outcome.trials):
-        shutil.rmtree(temp_dir, ignore_errors=True)  # Ray session logs; kept when a trial failed
+    ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
+    max_t, last_epoch = _schedule(study, record.demo_dir)
+    outcome = fit_sweep(study, context, record.storage_dir, max_t, last_epoch, ended_file, resume=resume,
+                        printer=printer, optuna_storage=record.optuna_storage, warm=warm)
+    if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0") or any(t.status == "ERROR" for t in outcome.trials):
+        printer(f"Ray session logs: {temp_dir}")
     else:
-        printer(f"Ray session logs of the failed trials: {temp_dir}")
+        shutil.rmtree(temp_dir, ignore_errors=True)  # Ray session logs; kept when a trial failed
     printer(f"tuner wall {outcome.wall_time_s:.1f} s")
     if outcome.interrupted:
         record.state = "interrupted"
         record.save()
-        printer(f"sweep interrupted; continue it with: lp-sweep --project-dir {record.project_dir} resume {record.sweep_name}")
+        printer(f"sweep interrupted; continue it with: lp-sweep resume {record.sweep_name} "
+                f"--project-dir {record.project_dir}")
         return record
-    record.best = _finish(record, study, demo_dir, outcome, printer)
-    record.pareto_front = report_pareto_front(record, study, outcome, printer)
+    record.trials = [dataclasses.asdict(t) for t in outcome.trials]
+    record.state = "unsynced"  # until the bookkeeping below is done
+    record.save()
+    return _finish(record, study, outcome.trials, printer, tracking_timeout_s)
+
+
+def _finish(record: SweepRecord, study: Study, trials: Sequence[TrialOutcome], printer: Callable[[str], None],
+            tracking_timeout_s: float) -> SweepRecord:
+    try:
+        record.best = finish_sweep(record, study, record.demo_dir, trials, tracking_timeout_s, printer)
+        record.pareto_front = report_pareto_front(record, study, trials, printer)
+    except TrackingUnreachable as err:
+        printer(f"{err}. Every trial ended; their metrics are kept in {record.project_dir}/spool and their results "
+                f"in {record.storage_dir}. Once the server is back, finish with: "
+                f"lp-sweep sync {record.sweep_name} --project-dir {record.project_dir}")
+        return record
     record.state = "finished"
     record.save()
-    return record
-
-
-def _finish(record: SweepRecord, study: Study, demo_dir: Optional[str], outcome: SweepOutcome,
-            printer: Callable[[str], None]) -> Optional[dict]:
-    """Final child statuses, the best trials' checkpoints, retention, registry, parent summary."""
-    tracker = SweepTracker(record.tracking_uri, study.name)
-    states = {t.trial_id: "FAILED" if t.status == "ERROR" else ("KILLED" if t.stopped_early else "FINISHED")
-              for t in outcome.trials}
-    late = deliver_spooled(record.tracking_uri, record.parent_run_id, record.experiment_id, record.sweep_name,
-                           states, Path(record.project_dir) / "spool")
-    if late:
-        printer(f"delivered the metrics that trials {late} had left unsent to MLflow")
-    children = tracker.child_runs(record.parent_run_id)
-    for trial in outcome.trials:
-        if trial.trial_id in children:
-            tracker.close_trial(children[trial.trial_id], states[trial.trial_id],
-                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()})
-    sign = 1 if study.objective.mode == "min" else -1
-    ranked = sorted((t for t in outcome.trials if t.metric is not None and t.trial_id in children), key=lambda t: sign * t.metric)
-    if not ranked:
-        printer("no trial reported the objective; see the Ray results folder for errors")
-        return None
-    with tempfile.TemporaryDirectory(prefix="lp-best-ckpt-") as downloads:  # used when storage is remote
-        for trial in ranked[:KEEP_BEST_CHECKPOINTS]:
-            if trial.checkpoint_dir:
-                checkpoint = fetch_checkpoint_file(trial.checkpoint_dir, CHECKPOINT_FILE, downloads)
-                tracker.log_artifact(children[trial.trial_id], checkpoint, CHECKPOINT_DIR)
-    tracker.apply_retention(record.parent_run_id, study.objective.metric, study.objective.mode,
-                            keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all")
-    top = ranked[0]
-    config = to_plain(compose_trial_config(study, top.params, demo_dir))
-    best = {"trial_id": top.trial_id, "run_id": children[top.trial_id], "metric": study.objective.metric,
-            "value": top.metric, "params": top.params, "config": config}
-    if top.checkpoint_dir:
-        best["model_version"] = tracker.register_best_model(children[top.trial_id], f"{CHECKPOINT_DIR}/{CHECKPOINT_FILE}",
-                                                            study.name)
-    tracker.finish_sweep(record.parent_run_id, best)
-    printer(f"best trial {top.trial_id}: {study.objective.metric} = {top.metric:.4f} ({render_value(top.params)})")
+    failed = [t.trial_id for t in trials if t.status == "ERROR"]
+    if failed:
+        printer(f"{len(failed)} trial(s) failed: {failed}")
     printer(f"open the MLflow UI: lp-sweep ui --project-dir {record.project_dir}")
-    return {k: v for k, v in best.items() if k != "config"}
+    return record

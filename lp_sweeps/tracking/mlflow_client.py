@@ -19,7 +19,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
-__all__ = ["MetricValue", "RunRecord", "TrackingStore", "is_transient_error"]
+__all__ = ["MetricValue", "RunRecord", "TrackingStore", "configure_http_retries", "is_transient_error"]
 
 _TRANSIENT_CODES = frozenset(
     {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED", "IO_ERROR", "ABORTED"}
@@ -74,10 +74,23 @@ def _error_code(exc: MlflowException) -> str:
     return str(exc.error_code)
 
 
+def configure_http_retries(max_retries: int = 1, timeout_s: int = 30) -> None:
+    """Short MLflow HTTP retries (unless the user set them): lp-sweeps retries for longer itself.
+
+    MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) can hold one request for
+    minutes, during which a trial's sender could not notice that the server came back and the
+    driver could not say that it is away.
+    """
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(max_retries))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")  # an int for MLflow
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
+
+
 class TrackingStore:
     """One MLflow tracking store (a ``sqlite:///`` file or a server URL)."""
 
     def __init__(self, tracking_uri: str) -> None:
+        configure_http_retries()
         self.uri = tracking_uri
         self._client = MlflowClient(tracking_uri)
 
@@ -160,6 +173,11 @@ class TrackingStore:
                 if _error_code(create_exc) != "RESOURCE_ALREADY_EXISTS":
                     raise
         return int(self._client.create_model_version(model_name, source=source, run_id=run_id).version)
+
+    def model_versions(self, model_name: str, run_id: str) -> dict[int, str]:
+        """``{version: source}`` of the registered model's versions made from ``run_id``."""
+        query = f"name = '{model_name}' and run_id = '{run_id}'"
+        return {int(v.version): v.source for v in self._client.search_model_versions(query)}
 
     def metric_history(self, run_id: str, key: str) -> list[MetricValue]:
         return [MetricValue(m.key, m.value, m.timestamp, m.step) for m in self._client.get_metric_history(run_id, key)]

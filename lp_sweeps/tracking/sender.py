@@ -76,7 +76,9 @@ class BufferedSender:
         self._max_backoff = max_backoff_s
         self._cv = threading.Condition()
         self._wake = threading.Event()
-        self._pending: deque[dict[str, Any]] = deque(spool.load_pending())
+        # records an earlier sender left unsent may have reached the server before it stopped:
+        # marked ``once``, so the delivery skips what the run already has
+        self._pending: deque[dict[str, Any]] = deque({**r, "once": True} for r in spool.load_pending())
         self._thread: threading.Thread | None = None
         self._closed = False
         self._fatal: BaseException | None = None

@@ -96,8 +96,10 @@ class SweepTracker:
         trial_id = str(best["trial_id"])
         run_id = best.get("run_id") or self.child_runs(parent_run_id).get(trial_id, "unknown")
         metrics = finite_metrics({f"best_{best['metric']}": best["value"]})
+        logged = self._store.run(parent_run_id).metrics
+        fresh = {key: value for key, value in metrics.items() if logged.get(key) != value}  # once, however often called
         stamp = int(time.time() * 1000)
-        self._store.log(parent_run_id, metrics=[MetricValue(key, value, stamp, 0) for key, value in metrics.items()],
+        self._store.log(parent_run_id, metrics=[MetricValue(key, value, stamp, 0) for key, value in fresh.items()],
                         tags={TAG_BEST_TRIAL_ID: trial_id, TAG_BEST_RUN_ID: str(run_id)})
         self._store.upload_text(parent_run_id, yaml.safe_dump(dict(best["config"]), sort_keys=False), "best_config.yaml")
         self._store.terminate(parent_run_id, "FINISHED")
@@ -112,15 +114,23 @@ class SweepTracker:
         for row in front:
             self._store.log(row["run_id"], tags={TAG_PARETO_FRONT: "true"})
 
-    def register_best_model(self, run_id: str, artifact_path: str, model_name: str) -> int:
-        """Registers artifact ``artifact_path`` of ``run_id`` as a new version of ``model_name``."""
-        run = self._store.run(run_id)
+    def has_artifact(self, run_id: str, artifact_path: str) -> bool:
         artifact_path = artifact_path.strip("/")
         parent_dir = str(PurePosixPath(artifact_path).parent)
-        listed = self._store.list_artifacts(run_id, None if parent_dir == "." else parent_dir)
-        if artifact_path not in listed:
+        return artifact_path in self._store.list_artifacts(run_id, None if parent_dir == "." else parent_dir)
+
+    def register_best_model(self, run_id: str, artifact_path: str, model_name: str, once: bool = False) -> int:
+        """Registers artifact ``artifact_path`` of ``run_id`` as a new version of ``model_name``.
+        With ``once``, an existing version made from the same run and artifact is returned instead
+        (the end-of-sweep bookkeeping may run again)."""
+        run = self._store.run(run_id)
+        artifact_path = artifact_path.strip("/")
+        if not self.has_artifact(run_id, artifact_path):
+            listed = self._store.list_artifacts(run_id, str(PurePosixPath(artifact_path).parent))
             raise ValueError(f"run {run_id} has no artifact {artifact_path!r}; found {listed}")
-        return self._store.register_version(model_name, f"{run.artifact_uri.rstrip('/')}/{artifact_path}", run_id)
+        source = f"{run.artifact_uri.rstrip('/')}/{artifact_path}"
+        existing = [v for v, s in self._store.model_versions(model_name, run_id).items() if s == source] if once else []
+        return min(existing) if existing else self._store.register_version(model_name, source, run_id)
 
     def apply_retention(
         self, parent_run_id: str, metric: str, mode: str = "min", keep_best_k: int = 1, scope: str = "last"

@@ -8,13 +8,14 @@ of the sweep: :func:`deliver_spooled`) first sends what an earlier one left unse
 """
 
 import logging
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional, SupportsFloat
 
-from lp_sweeps.tracking.mlflow_client import MetricValue, RunRecord, TrackingStore, is_transient_error
+from lp_sweeps.tracking.mlflow_client import (
+    MetricValue, RunRecord, TrackingStore, configure_http_retries, is_transient_error,
+)
 from lp_sweeps.tracking.naming import (
     TAG_PARENT_RUN_ID, TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, TAG_TRIAL_NAME, Seconds, finite_metrics, params_to_log,
     provenance_tags, quoted, string_params, string_tags,
@@ -25,17 +26,6 @@ from lp_sweeps.tracking.spool import Spool, default_spool_dir, spool_key
 __all__ = ["TrialTracker", "deliver_spooled"]
 
 logger = logging.getLogger(__name__)
-
-
-def _configure_http_retries(max_retries: int, timeout_s: Seconds) -> None:
-    """Short MLflow HTTP retries (unless the user set them): our own buffer retries for longer.
-
-    MLflow's defaults (7 retries, backoff factor 2, 120 s timeout) can hold one request for
-    minutes, during which the buffer could not notice that the server came back.
-    """
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(max_retries))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")  # an int for MLflow
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(timeout_s)))
 
 
 class _RunWriter:
@@ -49,6 +39,7 @@ class _RunWriter:
         self.run: Optional[RunRecord] = None
         self.setup_error: Optional[TrackingSetupError] = None
         self._known_params: dict[str, str] = {}
+        self._logged_steps: dict[str, set[int]] = {}  # per metric, the steps the run has (read when needed)
 
     def ensure_run(self) -> str:
         if self.run is not None:
@@ -83,8 +74,7 @@ class _RunWriter:
         run_id = self.ensure_run()
         op = record["op"]
         if op == "metrics":
-            step, stamp = int(record["step"]), int(record["timestamp"])
-            self.store.log(run_id, metrics=[MetricValue(k, v, stamp, step) for k, v in record["metrics"].items()])
+            self._send_metrics(run_id, record)
         elif op == "params":
             new = params_to_log(self._known_params, record["params"], f"trial {self.trial_id!r}")
             self.store.log(run_id, params=new)
@@ -99,6 +89,23 @@ class _RunWriter:
             self.store.terminate(run_id, record["status"], end_time=int(record["end_time"]))
         else:
             raise ValueError(f"unknown tracking record op {op!r}")
+
+    def _steps(self, run_id: str, key: str) -> set[int]:
+        if key not in self._logged_steps:
+            self._logged_steps[key] = {int(m.step) for m in self.store.metric_history(run_id, key)}
+        return self._logged_steps[key]
+
+    def _send_metrics(self, run_id: str, record: dict[str, Any]) -> None:
+        """A record marked ``once`` (replayed from a spool, or restored from a checkpoint) skips
+        the metrics whose step the run already has, so no step is ever recorded twice."""
+        step, stamp = int(record["step"]), int(record["timestamp"])
+        values = record["metrics"]
+        if record.get("once"):
+            values = {k: v for k, v in values.items() if step not in self._steps(run_id, k)}
+        self.store.log(run_id, metrics=[MetricValue(k, v, stamp, step) for k, v in values.items()])
+        for key in values:
+            if key in self._logged_steps:
+                self._logged_steps[key].add(step)
 
     def _send_artifact(self, run_id: str, path: Path, artifact_path: Optional[str], staged: bool) -> None:
         if not path.exists():
@@ -128,7 +135,7 @@ class TrialTracker:
             if not value:
                 raise ValueError(f"TrialTracker: {name} must be a non-empty string")
         quoted(trial_id, "trial_id")
-        _configure_http_retries(http_max_retries, http_timeout_s)
+        configure_http_retries(http_max_retries, int(http_timeout_s))
         self.trial_id = trial_id
         self.trial_name = trial_name or trial_id
         self.background, self.patience_s, self.start_timeout_s = background, patience_s, start_timeout_s
@@ -183,11 +190,13 @@ class TrialTracker:
         """Params (nested mappings flattened with '.'); ones the run already has are not re-logged."""
         self._submit({"op": "params", "params": string_params(params)})
 
-    def log_metrics(self, metrics: Mapping[str, SupportsFloat], step: int) -> None:
-        """Metric values at ``step``; names are sanitised, NaN/inf values dropped."""
+    def log_metrics(self, metrics: Mapping[str, SupportsFloat], step: int, once: bool = False) -> None:
+        """Metric values at ``step``; names are sanitised, NaN/inf values dropped. With ``once``,
+        a metric the run already has at this step is not logged again."""
         values = finite_metrics(metrics)
         if values:
-            self._submit({"op": "metrics", "step": int(step), "timestamp": int(time.time() * 1000), "metrics": values})
+            record = {"op": "metrics", "step": int(step), "timestamp": int(time.time() * 1000), "metrics": values}
+            self._submit({**record, "once": True} if once else record)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         """Tags (keys sanitised, values cut to MLflow's limit); later values replace earlier ones."""

@@ -51,8 +51,15 @@ class Stopwatch:
 
 
 class EpochReporter(pl.Callback):
-    """After each validation epoch: log metrics to MLflow (rank 0), save a checkpoint, report to the
-    scheduler. Under DDP the validation metrics are already reduced across processes."""
+    """After each validation epoch: save a checkpoint and report it with the metrics to the
+    scheduler, then log the metrics to MLflow (rank 0). Under DDP the validation metrics are
+    already reduced across processes.
+
+    The order keeps every epoch in the trial's MLflow history exactly once across crashes: an
+    epoch's metrics are logged only after its checkpoint is durable (a trial restarts from its
+    newest durable checkpoint, so it never trains a logged epoch again), the checkpoint carries the
+    epoch's metrics (a trial that died between the report and the log logs them when it restarts),
+    and replayed records are sent only for steps MLflow does not have yet."""
 
     def __init__(self, reporter: TrialReporter, tracker: Optional[TrialTracker], metric: str, started: float,
                  tracking_time: Stopwatch, sampled: Optional[dict] = None) -> None:
@@ -64,14 +71,34 @@ class EpochReporter(pl.Callback):
         self.started = started
         self.tracking_time = tracking_time
         self.first_step_time: Optional[float] = None
+        self._last: dict = {}  # the epoch being reported: saved with its checkpoint
+        self.restored: dict = {}  # what the checkpoint the trial restarted from carried
+
+    def state_dict(self) -> dict:
+        return dict(self._last)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.restored = dict(state_dict)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """After a restart: the restored epoch's metrics (logged unless MLflow has them) and a
+        ``resumed_from_epoch`` record."""
+        if not self.restored or self.tracker is None:
+            return
+        epoch = int(self.restored["epoch"])
+        with self.tracking_time:
+            if self.restored.get("trial_id", self.reporter.trial_id) == self.reporter.trial_id:
+                # not for another trial's checkpoint (PBT): those metrics are the donor's
+                self.tracker.log_metrics(self.restored["metrics"], step=epoch, once=True)
+            self.tracker.log_metrics({"resumed_from_epoch": float(epoch)}, step=epoch)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self.first_step_time is None:
             self.first_step_time = time.perf_counter()
 
     def _log(self, metrics: dict[str, float], step: int) -> None:
-        """Send the epoch's metrics before reporting, so a trial the scheduler stops next has
-        delivered everything; while the server is away they stay spooled and are retried."""
+        """Spool the epoch's metrics and try to send them; while the server is away they stay
+        spooled and are retried."""
         if self.tracker is None:
             return
         with self.tracking_time:
@@ -86,18 +113,22 @@ class EpochReporter(pl.Callback):
             return
         metrics = epoch_metrics(trainer.callback_metrics)
         metrics["epoch"] = float(trainer.current_epoch)
-        self._log(metrics, trainer.current_epoch)
         if self.metric not in metrics:  # the same on every rank: the objective is synced
             logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
+            self._log(metrics, trainer.current_epoch)
             return
-        with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
-            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
-            write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled)
-            diagnostics = {
-                "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
-                "lp_tracking_s": self.tracking_time.seconds,
-            }
-            self.reporter.report({**metrics, **diagnostics}, folder if trainer.is_global_zero else None)
+        self._last = {"epoch": trainer.current_epoch, "metrics": metrics, "trial_id": self.reporter.trial_id}
+        try:
+            with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
+                trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
+                write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled)
+                diagnostics = {
+                    "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
+                    "lp_tracking_s": self.tracking_time.seconds,
+                }
+                self.reporter.report({**metrics, **diagnostics}, folder if trainer.is_global_zero else None)
+        finally:  # also when the scheduler stops the trial at this report
+            self._log(metrics, trainer.current_epoch)
 
 
 def epoch_metrics(callback_metrics: dict) -> dict[str, float]:
@@ -158,4 +189,13 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     finally:
         # a trial stopped by the scheduler ends here through an exception from report()
         if tracker is not None:
-            tracker.end(status if status == "FINISHED" else "KILLED")
+            _end_tracker(tracker, status if status == "FINISHED" else "KILLED")
+
+
+def _end_tracker(tracker: TrialTracker, status: str) -> None:
+    """Close the run; records the server did not take stay in the spool, which the driver
+    delivers at the end of the sweep (the trial itself succeeded)."""
+    try:
+        tracker.end(status)
+    except TrackingFlushError as err:
+        logger.warning(f"the trial's last tracking records wait in its spool for the end of the sweep: {err}")

@@ -1,9 +1,14 @@
 """validate_config: LP's ModelConfig.validate checks plus the types of the Any-typed fields."""
 
-import pytest
-from omegaconf import OmegaConf
+import dataclasses
+import typing
 
-from lightning_pose.config import ConfigError, is_multiview, load_config, validate_config
+import pytest
+from omegaconf import ListConfig, OmegaConf
+
+from lightning_pose.config import ConfigError, LightningPoseConfig, default_config, is_multiview, load_config, validate_config
+from lightning_pose.config.introspect import is_group, unwrap_optional
+from lightning_pose.config.schema_ranges import VALUE_RANGES
 
 BASE = {
     "data": {
@@ -48,7 +53,7 @@ def test_valid_configs_pass():
 FAILURES = [
     # (overrides, dotted key in the error, words of the message)
     (["data.num_keypoints=null"], "data.num_keypoints", "positive int"),
-    (["data.num_keypoints=0", "data.keypoint_names=null"], "data.num_keypoints", "positive int"),
+    (["data.num_keypoints=0", "data.keypoint_names=null"], "data.num_keypoints", "must be >= 1, got 0"),
     (["data.keypoint_names=[a, b]"], "data.keypoint_names", "2 names given"),
     (["data.data_dir=null"], "data.data_dir", "must be set"),
     (["data.image_resize_dims.height=null"], "data.image_resize_dims.height", "must be set"),
@@ -79,7 +84,7 @@ FAILURES = [
     (["model.model_type=transformer"], "model.model_type", "allowed"),
     (["model.heatmap_loss_type=l1"], "model.heatmap_loss_type", "allowed"),
     (["model.losses_to_use=[pca_singleveiw]"], "model.losses_to_use[0]", "unknown loss"),
-    (["data.downsample_factor=4"], "data.downsample_factor", "[1, 2, 3]"),
+    (["data.downsample_factor=4"], "data.downsample_factor", "must be in [1, 3], got 4"),
     (["training.imgaug=dlc-fancy"], "training.imgaug", "dlc-top-down"),
     (["training.imgaug=5"], "training.imgaug", "mapping"),
     (["data.csv_file=5"], "data.csv_file", "file name"),
@@ -169,3 +174,57 @@ def test_mhcrnn_needs_downsample_factor_2():
     cfg = _cfg("model.model_type=heatmap_mhcrnn", "data.downsample_factor=3")
     with pytest.raises(ConfigError, match="data.downsample_factor: model.model_type heatmap_mhcrnn needs downsample_factor 2"):
         validate_config(cfg)
+
+
+RANGE_FAILURES = [
+    ("losses.temporal.epsilon=-0.5", "losses.temporal.epsilon", "must be >= 0, got -0.5"),
+    ("losses.temporal.epsilon=[1.0, 2.0, -3.0]", "losses.temporal.epsilon[2]", "must be >= 0, got -3.0"),
+    ("losses.temporal.prob_threshold=1.5", "losses.temporal.prob_threshold", "must be in [0, 1], got 1.5"),
+    ("losses.pca_singleview.epsilon=-1.0", "losses.pca_singleview.epsilon", "must be >= 0, got -1.0"),
+    ("losses.temporal.log_weight=.inf", "losses.temporal.log_weight", "must be a finite number, got inf"),
+    ("training.optimizer_params.learning_rate=0.0", "training.optimizer_params.learning_rate", "must be > 0, got 0.0"),
+    ("training.optimizer_params.learning_rate=-0.001", "training.optimizer_params.learning_rate", "must be > 0"),
+    ("training.train_batch_size=0", "training.train_batch_size", "must be >= 1, got 0"),
+    ("training.val_batch_size=-4", "training.val_batch_size", "must be >= 1, got -4"),
+    ("training.max_epochs=0", "training.max_epochs", "must be >= 1, got 0"),
+    ("training.train_prob=0.0", "training.train_prob", "must be in (0, 1], got 0.0"),
+    ("training.val_prob=1.2", "training.val_prob", "must be in [0, 1], got 1.2"),
+    ("training.lr_scheduler_params.multisteplr.gamma=0.0", "training.lr_scheduler_params.multisteplr.gamma", "> 0"),
+    ("training.lr_scheduler_params.multisteplr.milestones=[10, -5]",
+     "training.lr_scheduler_params.multisteplr.milestones[1]", "must be >= 0, got -5"),
+    ("eval.confidence_thresh_for_vid=2.0", "eval.confidence_thresh_for_vid", "must be in [0, 1], got 2.0"),
+    ("callbacks.anneal_weight.final_val=-1.0", "callbacks.anneal_weight.final_val", "must be >= 0"),
+    ("training.patch_mask.final_ratio=1.5", "training.patch_mask.final_ratio", "must be in [0, 1]"),
+    ("dali.base.train.sequence_length=0", "dali.base.train.sequence_length", "must be >= 1, got 0"),
+]
+
+
+@pytest.mark.parametrize(("override", "key", "words"), RANGE_FAILURES, ids=[key for _, key, _ in RANGE_FAILURES])
+def test_values_out_of_their_range_are_refused(override, key, words):
+    with pytest.raises(ConfigError) as info:
+        validate_config(_cfg(override))
+    assert info.value.key == key and words in str(info.value), str(info.value)
+
+
+def _numeric_fields(group: type, prefix: str = "") -> set[str]:
+    keys = set()
+    for field in dataclasses.fields(group):
+        key = f"{prefix}{field.name}"
+        inner, _ = unwrap_optional(field.type)
+        if is_group(inner):
+            keys |= _numeric_fields(inner, f"{key}.")
+        elif inner in (int, float) or typing.get_args(inner) in ((int,), (float,)):
+            keys.add(key)
+    return keys
+
+
+def test_every_numeric_key_of_the_schema_has_a_declared_range():
+    declared = set(VALUE_RANGES)
+    numeric = _numeric_fields(LightningPoseConfig)
+    any_typed_numbers = {"losses.temporal.epsilon", "losses.temporal_heatmap_mse.epsilon",
+                         "losses.temporal_heatmap_kl.epsilon"}  # number or per-keypoint list
+    assert numeric | any_typed_numbers == declared
+    for key in declared:  # the defaults lie inside the ranges
+        value = OmegaConf.select(default_config(), key)
+        for item in (value if isinstance(value, ListConfig) else [value]):
+            assert item is None or VALUE_RANGES[key].contains(item), (key, item)

@@ -16,11 +16,13 @@ where it must be put and where it can be downloaded from. Downloads are only att
 neither ``LP_OFFLINE`` nor ``HF_HUB_OFFLINE`` is switched on.
 """
 
+import contextlib
+import contextvars
 import logging
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal, Protocol
 from urllib.parse import urlparse
 
@@ -37,6 +39,8 @@ __all__ = [
     "BackboneBuilder",
     "MODEL_TYPES",
     "PretrainedWeightsNotFoundError",
+    "UnsafeCheckpointError",
+    "allow_unsafe_checkpoints",
     "is_offline",
     "torch_hub_checkpoint_path",
     "fetch_url_weights",
@@ -126,12 +130,31 @@ def fetch_url_weights(backbone: str, url: str, check_hash: bool) -> pathlib.Path
     return path
 
 
+class UnsafeCheckpointError(RuntimeError):
+    """A torch file that only loads with arbitrary unpickling, which was not allowed."""
+
+
+_UNSAFE_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("lp_unsafe_checkpoints", default=False)
+
+
+@contextlib.contextmanager
+def allow_unsafe_checkpoints(allowed: bool) -> Iterator[None]:
+    """Inside the block, :func:`load_weights_file` may fall back to ``weights_only=False`` (the
+    config key ``model.allow_unsafe_checkpoints``); outside it, it never does."""
+    token = _UNSAFE_ALLOWED.set(bool(allowed))
+    try:
+        yield
+    finally:
+        _UNSAFE_ALLOWED.reset(token)
+
+
 def load_weights_file(path: str | os.PathLike) -> Any:
     """Load a ``.safetensors`` file or a torch checkpoint onto the CPU.
 
-    Torch files are read with ``weights_only=True`` first; files that need arbitrary unpickling
-    (e.g. mmpose checkpoints with metadata objects) are retried with ``weights_only=False``,
-    after a warning, as Lightning Pose does for its own checkpoints.
+    Torch files are read with ``weights_only=True``, which cannot run code stored in the file. A
+    file that needs arbitrary unpickling raises :class:`UnsafeCheckpointError`, unless the caller
+    allowed it (:func:`allow_unsafe_checkpoints`, i.e. ``model.allow_unsafe_checkpoints: true``):
+    then it is loaded with ``weights_only=False`` after a warning.
     """
     path = pathlib.Path(path)
     if not path.is_file():
@@ -141,11 +164,14 @@ def load_weights_file(path: str | os.PathLike) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        logger.warning(
-            "loading %s with weights_only=True failed (%s); retrying with weights_only=False",
-            path,
-            err,
-        )
+        if not _UNSAFE_ALLOWED.get():
+            raise UnsafeCheckpointError(
+                f"{path} cannot be read with torch.load(weights_only=True) ({type(err).__name__}: "
+                f"{str(err).splitlines()[0]}); loading it needs arbitrary unpickling, which runs code "
+                "stored in the file. If you trust this file, set model.allow_unsafe_checkpoints: true"
+            ) from None
+        logger.warning("loading %s with weights_only=False (model.allow_unsafe_checkpoints is true): "
+                       "this runs code stored in the file", path)
         return torch.load(path, map_location="cpu", weights_only=False)
 
 

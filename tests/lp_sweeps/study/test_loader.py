@@ -193,7 +193,18 @@ def test_bad_sections(tmp_path, study, key, fragments):
         # values that fail Lightning Pose's own validation, alone on the base config
         ({"model.model_type": {"choice": ["heatmap", "heatmapp"]}}, "model.model_type",
          ["parameters.model.model_type=heatmapp", "unknown model type 'heatmapp'", "'heatmap_mhcrnn'"]),
-        ({"data.downsample_factor": {"grid": [2, 4]}}, "data.downsample_factor", ["must be one of [1, 2, 3], got 4"]),
+        ({"data.downsample_factor": {"grid": [2, 4]}}, "data.downsample_factor", ["must be in [1, 3], got 4"]),
+        # a range whose ends leave a key's valid range (the schema's declared ranges)
+        ({"losses.temporal.epsilon": {"uniform": [-1.0, 5.0]}}, "losses.temporal.epsilon",
+         ["parameters.losses.temporal.epsilon=-1.0 gives an invalid config", "must be >= 0, got -1.0"]),
+        ({"losses.temporal.epsilon": {"uniform": [-2.0, 5.0], "per_keypoint_groups": [[0, 1, 2, 3], [4, 5, 6, 7]]}},
+         "losses.temporal.epsilon[0]", ["must be >= 0, got -2.0"]),
+        ({"losses.temporal.prob_threshold": {"uniform": [0.5, 1.5]}}, "losses.temporal.prob_threshold",
+         ["parameters.losses.temporal.prob_threshold=1.5", "must be in [0, 1], got 1.5"]),
+        ({"training.optimizer_params.learning_rate": {"uniform": [-1.0e-3, 1.0e-2]}},
+         "training.optimizer_params.learning_rate", ["learning_rate=-0.001", "must be > 0, got -0.001"]),
+        ({"training.train_batch_size": {"int": [0, 8], "step": 4}}, "training.train_batch_size",
+         ["train_batch_size=0", "must be >= 1, got 0"]),
         ({"model.losses_to_use": {"choice": [["temporal"], ["temporall"]]}}, "model.losses_to_use[0]",
          ["unknown loss 'temporall'", "'pca_singleview'"]),
         # ranges
@@ -285,8 +296,9 @@ def test_compose_applies_overrides_sampled_values_and_budget(tmp_path, demo_dir)
 
 
 def test_compose_clamps_short_budgets(tmp_path, demo_dir):
+    overrides = {**VALID["overrides"], "training.check_val_every_n_epoch": 1}
     for max_epochs, milestones, unfreezing in ((2, [2], 1), (1, [1], 0)):
-        study = load_study(write(tmp_path, changed(budget={"max_epochs": max_epochs})))
+        study = load_study(write(tmp_path, changed(budget={"max_epochs": max_epochs}, overrides=overrides)))
         cfg = compose_trial_config(study, {"model.model_type": "heatmap"}, demo_dir)
         assert cfg.training.max_epochs == max_epochs
         assert list(cfg.training.lr_scheduler_params.multisteplr.milestones) == milestones
@@ -382,3 +394,32 @@ def test_quickstart_is_small():
     design = [by_key.get(k) for k in ("model.model_type", "data.downsample_factor")]
     assert any(p is not None and len(p.values) >= 2 for p in design)
     assert any(key.endswith("log_weight") for key in by_key)
+
+
+@pytest.mark.parametrize(
+    "study, key, fragments",
+    [
+        (changed(budget={"max_epochs": 3}, overrides={**VALID["overrides"], "training.check_val_every_n_epoch": 5}),
+         "training.check_val_every_n_epoch", ["validates every 5 epochs but a trial trains budget.max_epochs=3"]),
+        (changed(params={"training.check_val_every_n_epoch": {"choice": [1, 4]}}), "training.check_val_every_n_epoch",
+         ["parameters.training.check_val_every_n_epoch=4: validates every 4 epochs"]),
+        (changed(overrides={**VALID["overrides"], "training.val_check_interval": 0.5}), "training.val_check_interval",
+         ["report once per validation epoch"]),
+        (changed(overrides={**VALID["overrides"], "callbacks.anneal_weight.freeze_until_epoch": 60}),
+         "callbacks.anneal_weight.freeze_until_epoch",
+         ["parameters.model.losses_to_use=[temporal]: 60 >= budget.max_epochs - 1 (2)", "weight init_val=0"]),
+        (changed(params={"model.model_type": {"choice": ["heatmap", "heatmap_mhcrnn"]},
+                         "data.downsample_factor": {"choice": [2, 3]}}),
+         "data.downsample_factor",
+         ["the combination {model.model_type: heatmap_mhcrnn, model.losses_to_use: [], data.downsample_factor: 3}",
+          "add a `when:` condition", "needs downsample_factor 2, got 3"]),
+    ],
+)
+def test_values_that_clash_with_the_budget_or_each_other_are_refused_at_load(tmp_path, study, key, fragments):
+    assert_rejected(tmp_path, study, key, *fragments)
+
+
+def test_a_when_condition_resolves_a_clashing_combination(tmp_path):
+    study = changed(params={"model.model_type": {"choice": ["heatmap", "heatmap_mhcrnn"]},
+                            "data.downsample_factor": {"choice": [2, 3], "when": {"model.model_type": "heatmap"}}})
+    assert [p.key for p in load_study(write(tmp_path, study)).parameters][-1] == "data.downsample_factor"

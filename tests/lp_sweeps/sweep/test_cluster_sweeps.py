@@ -158,6 +158,21 @@ def test_sweep_runs_on_both_nodes_and_records_in_postgres(stack, project):
             assert cursor.fetchone()[0] == 4
 
 
+def test_a_trial_no_node_can_hold_fails_at_launch_naming_both_nodes(stack, project):
+    """Each node has 1 CPU: a trial asking for 2 can never be placed, and waiting (bounded, as on
+    an autoscaling cluster) does not change that."""
+    study = write_study(project, "too_big", 2, 1, {"cpus": 2, "gpus": 0, "wait_for_nodes_s": 4}, 1)
+    started = time.monotonic()
+    process = launch(stack, project, study)
+    out, _ = process.communicate(timeout=300)
+    assert process.returncode == 6, out[-3000:]  # ExitCode.NO_RESOURCES
+    assert "resources: a trial asks for 2 CPU and 0 GPU per trial (resources.cpus, resources.gpus), but no node " \
+           "of the cluster has enough resources" in out
+    assert "127.0.0.2: 1 CPU, 0 GPU" in out and "(waited 4 s for nodes, resources.wait_for_nodes_s)" in out
+    assert time.monotonic() - started < 120
+    assert not list((project / "sweeps").glob("too_big-*"))  # nothing recorded: no run, no record
+
+
 def rank_value(model, dataset, rank: int, world_size: int, batch_size: int, metric: str) -> float:
     """What one DDP rank computes: its DistributedSampler share, in its batches, weighted by batch size."""
     indices = list(DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=False))

@@ -1,5 +1,6 @@
 """Pretrained weights: read from the local caches and loaded exactly, or a clear error."""
 
+import logging
 import pathlib
 
 import huggingface_hub.constants
@@ -8,6 +9,7 @@ import torch
 import torchvision.models as tvm
 from transformers import ViTConfig, ViTModel
 
+from lightning_pose.models.backbones.base import UnsafeCheckpointError, allow_unsafe_checkpoints, load_weights_file
 from lightning_pose.models.backbones import (
     PretrainedWeightsNotFoundError,
     build_backbone,
@@ -178,3 +180,26 @@ def test_cached_hf_vit_of_the_wrong_width_is_rejected(caches):
     _put_in_hf_cache(caches["hf"], "facebook/dino-vitb16", narrow)
     with pytest.raises(ValueError, match="768"):
         build_backbone("vitb_dino", pretrained=True)
+
+
+class _Pickled:
+    """An object torch's weights-only unpickler refuses (loading it runs arbitrary code)."""
+
+    def __init__(self) -> None:
+        self.note = "metadata"
+
+
+def test_pickled_objects_are_refused_unless_explicitly_allowed(tmp_path, caplog):
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": {"w": torch.ones(2)}, "meta": _Pickled()}, path)
+    with pytest.raises(UnsafeCheckpointError, match=r"weights.pth cannot be read with torch.load\(weights_only=True\)"
+                       r".*set model.allow_unsafe_checkpoints: true"):
+        load_weights_file(path)
+    with caplog.at_level(logging.WARNING), allow_unsafe_checkpoints(True):
+        loaded = load_weights_file(path)
+    assert torch.equal(loaded["state_dict"]["w"], torch.ones(2)) and loaded["meta"].note == "metadata"
+    assert "weights_only=False (model.allow_unsafe_checkpoints is true)" in caplog.text
+    with pytest.raises(UnsafeCheckpointError):  # the permission ends with the block
+        load_weights_file(path)
+    torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "plain.pth")
+    assert torch.equal(load_weights_file(tmp_path / "plain.pth")["state_dict"]["w"], torch.ones(2))
