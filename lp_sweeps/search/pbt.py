@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 from lp_sweeps.search.mutable import mutability
 from lp_sweeps.search.options import Option
-from lp_sweeps.search.registry import SCHEDULERS, SchedulerPlan
+from lp_sweeps.search.registry import SCHEDULERS, SchedulerPlan, TrialLayout
 
 __all__ = ["Explorer", "check_pbt", "pbt", "pbt_mutations"]
 
@@ -43,8 +43,9 @@ def pbt_mutations(parameters: Sequence, options: Mapping[str, Any]) -> tuple[str
     return tuple(p.key for p in parameters if p.kind != "grid" and mutability(p.key)[0])
 
 
-def check_pbt(parameters: Sequence, options: Mapping[str, Any], workers: int) -> Optional[tuple[str, str]]:
+def check_pbt(parameters: Sequence, options: Mapping[str, Any], layout: TrialLayout) -> Optional[tuple[str, str]]:
     """What PBT cannot run: data-parallel trials, grid parameters, immutable or unknown mutations."""
+    workers = layout.workers
     if workers > 1:
         return "resources.workers", (f"{workers}: scheduler 'pbt' restarts trials from other trials' Tune "
                                      "checkpoints, and data-parallel trials keep theirs in their Ray Train runs; "

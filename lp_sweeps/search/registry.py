@@ -17,8 +17,9 @@ Metadata a builder may declare besides ``options``:
 
 - ``one_objective`` (both families): why it cannot serve a multi-objective study (absent: it can);
 - ``space_check`` (searchers): ``check(parameters) -> (parameter key, message) | None``;
-- ``study_check`` (schedulers): ``check(parameters, options, workers) -> (key, message) | None``,
-  for what the scheduler cannot run (study keys relative to the study file);
+- ``study_check`` (schedulers): ``check(parameters, options, layout) -> (key, message) | None``
+  (``layout``: a :class:`TrialLayout`), for what the scheduler cannot run (study keys relative to
+  the study file);
 - ``mutations`` (schedulers that change values mid-training): ``mutations(parameters, options)``,
   the parameter keys it may change (trials record each change in MLflow);
 - ``no_searcher`` (schedulers): why no searcher runs with it (the trials are drawn at random).
@@ -33,7 +34,7 @@ from lp_sweeps.search.options import Option
 
 __all__ = [
     "SCHEDULERS", "SEARCHERS", "SamplerPlan", "SchedulerPlan", "mutations_of", "one_objective_reason", "options_of",
-    "runs_without_searcher", "space_check_of", "study_check_of",
+    "TrialLayout", "runs_without_searcher", "space_check_of", "study_check_of",
 ]
 
 
@@ -43,6 +44,15 @@ class SamplerPlan:
 
     sampler: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrialLayout:
+    """How a study lays out its trials, for the schedulers' study checks."""
+
+    workers: int = 1  # training processes per trial
+    max_concurrent_trials: Optional[int] = None
+    num_trials: int = 1
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,8 @@ def runs_without_searcher(name: str) -> Optional[str]:
     return SCHEDULERS.metadata(name).get("no_searcher")
 
 
-def study_check_of(name: str) -> Optional[Callable[[tuple, dict, int], Optional[tuple[str, str]]]]:
-    """The scheduler's check of a study (parameters, its options, workers per trial), if it declares one."""
+def study_check_of(name: str) -> Optional[Callable[[tuple, dict, TrialLayout], Optional[tuple[str, str]]]]:
+    """The scheduler's check of a study (parameters, its options, the trial layout), if it declares one."""
     return SCHEDULERS.metadata(name).get("study_check")
 
 

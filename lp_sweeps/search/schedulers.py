@@ -12,8 +12,11 @@ sampler feeding HyperBand's brackets, except that TPE learns from every trial's 
 rather than from one budget level at a time.
 """
 
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
 from lp_sweeps.search.options import Option
-from lp_sweeps.search.registry import SCHEDULERS, SchedulerPlan
+from lp_sweeps.search.registry import SCHEDULERS, SchedulerPlan, TrialLayout
 
 __all__ = ["asha", "fifo", "hyperband", "median"]
 
@@ -35,10 +38,22 @@ def asha(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     })
 
 
+def _all_trials_at_once(parameters: Sequence, options: Mapping[str, Any],
+                        layout: TrialLayout) -> Optional[tuple[str, str]]:
+    limit = layout.max_concurrent_trials
+    if limit is not None and limit < layout.num_trials:
+        return "budget.max_concurrent_trials", (
+            f"{limit}: scheduler 'hyperband' needs all {layout.num_trials} trials created together (a bracket is "
+            f"halved once the trials it has reach its rung, so with at most {limit} at once it is halved before its "
+            "other trials exist and stops nothing); leave it null (Ray runs as many as the resources hold and "
+            "queues the rest) or use 'asha'")
+    return None
+
+
 @SCHEDULERS.register("hyperband", options={
     "reduction_factor": Option(float, 3.0, minimum=1, strict=True,
                                help="each halving keeps the best 1/reduction_factor of a bracket"),
-}, one_objective="its brackets rank trials by one metric")
+}, one_objective="its brackets rank trials by one metric", study_check=_all_trials_at_once)
 def hyperband(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     """Synchronous HyperBand: brackets of trials that start at ``max_t * eta**-s`` reports and are
     halved together (paused trials continue from their checkpoint when promoted)."""

@@ -189,7 +189,7 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
         raise StudyError("scheduler.grace_period", f"must be <= budget.max_epochs ({budget.max_epochs})")
     num_keypoints = int(reference.data.num_keypoints)
     parameters = _parameters(data, searcher.name, num_keypoints, overrides)
-    check_search(objectives, searcher, scheduler, parameters, resources)
+    check_search(objectives, searcher, scheduler, parameters, resources, budget)
     check_candidates(reference, parameters, num_keypoints, budget.max_epochs)
     base_values = _plain_values(reference, {c.key for p in parameters for c in p.when})
     check_combinations(reference, parameters, base_values, budget.max_epochs)

@@ -123,3 +123,12 @@ def test_pbt_needs_something_to_mutate_and_bounds_its_options(tmp_path):
 ])
 def test_the_declared_list_decides_mutability(key, allowed):
     assert mutability(key)[0] is allowed
+
+
+def test_hyperband_refuses_a_concurrency_limit_below_the_number_of_trials(tmp_path):
+    detail = rejected(tmp_path, "budget.max_concurrent_trials", scheduler={"name": "hyperband"},
+                      budget={"num_samples": 4, "max_epochs": 3, "max_concurrent_trials": 2})
+    assert detail.startswith("2: scheduler 'hyperband' needs all 4 trials created together") and "use 'asha'" in detail
+    study = load_study(study_with(tmp_path, scheduler={"name": "hyperband"},
+                                  budget={"num_samples": 4, "max_epochs": 3, "max_concurrent_trials": 4}))
+    assert study.scheduler.options == {"reduction_factor": 3.0}
