@@ -27,8 +27,8 @@ class Suggestion:
 
     kind: str
     choices: tuple = ()
-    low: float = 0.0
-    high: float = 0.0
+    low: int | float = 0.0
+    high: int | float = 0.0
     step: int = 1
 
 
@@ -57,7 +57,7 @@ class ReplaySuggester:
         self.asked[name] = Suggestion("categorical", tuple(choices))
         return next(c for c in choices if same_value(value, c))
 
-    def _number(self, name: str, kind: str, low: float, high: float, step: int = 1) -> Any:
+    def _number(self, name: str, kind: str, low: int | float, high: int | float, step: int = 1) -> Any:
         value = self._recorded(name)
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         on_step = kind != "integer" or (numeric and float(value).is_integer() and (int(value) - low) % step == 0)
