@@ -22,6 +22,7 @@ from lightning_pose.data.augmentations import AugmentationPipeline
 from lightning_pose.data.datatypes import BaseLabeledExampleDict, HeatmapLabeledExampleDict
 from lightning_pose.data.heatmaps import generate_heatmaps
 from lightning_pose.data.utils import imagenet_normalize
+from lightning_pose.data.image_check import check_labeled_images
 from lightning_pose.utils.io import (
     check_image_files_exist,
     get_context_img_paths,
@@ -125,6 +126,8 @@ class BaseTrackingDataset(torch.utils.data.Dataset):
                 f"num_keypoints={num_keypoints}"
             )
         check_image_files_exist(self.root_directory, labels.image_names, self.csv_file, len(self.header_rows))
+        check_labeled_images(self.root_directory, labels.image_names, labels.keypoints, labels.keypoint_names,
+                             self.csv_file, len(self.header_rows))
         self.keypoint_names = labels.keypoint_names
         self.image_names = labels.image_names
         self.keypoints = torch.from_numpy(labels.keypoints)  # (N, K, 2) frame pixels

@@ -19,13 +19,14 @@ from omegaconf import DictConfig
 
 from lightning_pose.config.introspect import allowed_keys, describe_type, field_type, is_group, unwrap_optional
 from lightning_pose.config.schema import LightningPoseConfig
+from lightning_pose.data.utils import split_sizes_from_probabilities
 from lp_sweeps.study.compose import apply_budget, apply_value, validate_trial_config
 from lp_sweeps.study.errors import StudyError
 from lp_sweeps.study.space import Parameter, check_groups, fits_type, render_value, sample_space
 
 __all__ = [
     "BUDGET_KEYS", "MAX_COMBINATIONS", "check_candidates", "check_clashes", "check_combinations", "check_parameter",
-    "flatten_overrides", "leaf_type",
+    "check_train_frames", "flatten_overrides", "leaf_type",
 ]
 
 MAX_COMBINATIONS = 4096  # choice/grid combinations checked together at load (beyond: each value alone)
@@ -165,3 +166,17 @@ def check_combinations(reference: DictConfig, parameters: tuple, base_values: Ma
             _check(cfg, max_epochs, f"the combination {render_value(chosen)} (add a `when:` condition to "
                    "leave it out)")
     return len(seen)
+
+
+def check_train_frames(reference: DictConfig, parameters: tuple, num_frames: int) -> None:
+    """Every ``training.train_frames`` count a trial can get fits the training split of the
+    ``num_frames`` labeled frames (checked once the data is known, before Ray starts)."""
+    searched = [p for p in parameters if p.key == "training.train_frames"]
+    values = searched[0].candidates() if searched else [reference.training.train_frames]
+    training = reference.training
+    num_train = split_sizes_from_probabilities(num_frames, training.train_prob, training.val_prob)[0]
+    for value in values:
+        if isinstance(value, (int, float)) and value > 1 and value > num_train:
+            where = "parameters.training.train_frames" if searched else "training.train_frames"
+            raise StudyError(where, f"{value} frames asked for, but the training split of the {num_frames} "
+                             f"labeled frames has {num_train} (training.train_prob={training.train_prob})")

@@ -29,6 +29,7 @@ from typing import Optional
 import yaml
 
 from lightning_pose.config import to_plain
+from lightning_pose.data.image_check import check_config_images
 from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
 from lp_sweeps.adapters.ray_train import DRIVER_CPUS
 from lp_sweeps.adapters.ray_tune import TrialOutcome, cluster_nodes, connect, disconnect, fit_sweep, max_reports
@@ -37,6 +38,8 @@ from lp_sweeps.study import (
     DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project,
     sample_parameters,
 )
+from lp_sweeps.study.checks import check_train_frames
+from lp_sweeps.study.errors import study_source
 from lp_sweeps.study.space import RandomSuggester, render_value
 from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
 from lp_sweeps.sweep.pareto import report_pareto_front
@@ -160,9 +163,10 @@ def launch(
     study = load_study(study_file, overrides)  # read once and checked here, before anything starts
     project = Path(project_dir).resolve()
     warm = load_warm_start(project, warm_start, study) if warm_start else []
+    demo_dir = _checked_data(study, project)
     storage = check_storage(storage_path or str(project / "ray_results"))
     with _ray_session(study, address, num_cpus, printer) as temp_dir:
-        record = _new_record(study, study_file, project, storage, tracking_uri, warm_start, warm)
+        record = _new_record(study, study_file, project, storage, tracking_uri, demo_dir, warm_start, warm)
         printer(f"sweep {record.sweep_name}: {num_trials(study)} trials; MLflow {record.tracking_uri}; "
                 f"results in {record.storage_dir}")
         if warm_start:
@@ -170,8 +174,18 @@ def launch(
         return _run(record, study, address, temp_dir, False, printer, tracking_timeout_s, warm)
 
 
+def _checked_data(study: Study, project: Path) -> Optional[str]:
+    """The demo project (written on first use) of a demo study; every labeled image of the base
+    config decodes and holds its labels (cached per file, so cheap on later sweeps)."""
+    demo_dir = demo_folder(study, project)
+    reference = base_config(study, demo_dir)
+    with study_source(study.path):
+        check_train_frames(reference, study.parameters, check_config_images(reference.data))
+    return demo_dir
+
+
 def _new_record(study: Study, study_file: str | os.PathLike, project: Path, storage: str,
-                tracking_uri: Optional[str], warm_start: Optional[str] = None,
+                tracking_uri: Optional[str], demo_dir: Optional[str], warm_start: Optional[str] = None,
                 warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     sweep_name = f"{study.name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     uri = tracking_uri or default_tracking_uri(project)
@@ -183,7 +197,7 @@ def _new_record(study: Study, study_file: str | os.PathLike, project: Path, stor
         sweep_name=sweep_name, study_file=str(Path(study_file).resolve()), tracking_uri=uri,
         experiment_id=tracker.experiment_id, parent_run_id=parent, storage_dir=storage, project_dir=str(project),
         created=datetime.datetime.now().isoformat(timespec="seconds"), study=dict(study.data),
-        base=None if study.base is None else dict(study.base), demo_dir=demo_folder(study, project),
+        base=None if study.base is None else dict(study.base), demo_dir=demo_dir,
         optuna_storage=default_storage_url(project),
         warm_start={"sweep": warm_start, "trials": len(warm)} if warm_start else None,
     )
@@ -206,8 +220,8 @@ def resume(
     if record.state in ("unsynced", "finished"):
         return sync(sweep_name, project_dir, printer, tracking_timeout_s)
     study = record.load_study()
+    record.demo_dir = _checked_data(study, Path(record.project_dir))
     with _ray_session(study, address, num_cpus, printer) as temp_dir:
-        record.demo_dir = demo_folder(study, Path(record.project_dir))
         SweepTracker(record.tracking_uri, study.name).start_sweep(sweep_name)
         printer(f"resuming sweep {sweep_name}")
         return _run(record, study, address, temp_dir, True, printer, tracking_timeout_s)

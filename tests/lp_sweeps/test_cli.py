@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from lightning_pose.data.demo import generate_demo_data
 from lp_sweeps.cli import main as lp_sweep
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,3 +100,28 @@ def test_dry_run_of_a_multi_objective_study_lists_every_objective(tmp_path, caps
             "objective=[val_pixel_error, val_supervised_rmse]", "--dry-run"]
     assert lp_sweep(args) == 0
     assert "objective: min val_pixel_error, min val_supervised_rmse; up to 4 reports per trial" in capsys.readouterr().out
+
+
+def test_a_corrupt_labeled_image_is_found_before_ray_starts(tmp_path, capsys):
+    project = tmp_path / "data"
+    config = generate_demo_data(project, num_frames_labeled=6, num_videos=1, frames_per_video=20)
+    first = (project / "CollectedData.csv").read_text().splitlines()[3].split(",")[0]
+    (project / first).write_bytes((project / first).read_bytes()[:100])  # a copy cut short
+    study = yaml.safe_load(QUICKSTART.read_text())
+    study["base_config"] = str(config)
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    assert lp_sweep(["launch", str(path), "--project-dir", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert f"labeled frames of '{project / 'CollectedData.csv'}' cannot be used: line 4 ('{first}'):" in err
+    assert "not a decodable image" in err
+    assert not (tmp_path / "p" / "ray_results").exists() and not (tmp_path / "p" / "mlruns.db").exists()
+
+
+def test_train_frames_beyond_the_training_split_are_refused_before_ray_starts(tmp_path, capsys):
+    code = lp_sweep(["launch", str(QUICKSTART), "training.train_frames=500", "--project-dir", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{QUICKSTART}: training.train_frames: 500 frames asked for, but the training split of the 60 labeled " \
+           "frames has" in err
+    assert not (tmp_path / "p" / "ray_results").exists()
