@@ -2,6 +2,7 @@
 
     lp-sweep launch STUDY.yaml [key=value ...] [--dry-run] [--tracking-uri URI] [--address ADDR]
                     [--storage-path DIR_OR_URI] [--tracking-timeout S]
+                    [--warm-start SWEEP]
     lp-sweep resume SWEEP
     lp-sweep sync SWEEP
     lp-sweep status [SWEEP]
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all)")
     launch.add_argument("--storage-path", help="trial results and checkpoints: a folder every Ray node mounts, or "
                         "a URI such as s3://bucket/prefix (default: PROJECT_DIR/ray_results)")
+    launch.add_argument("--warm-start", metavar="SWEEP", help="start the searcher from the finished trials of an "
+                        "earlier sweep of the project (they are not trained again)")
     resume = sub.add_parser("resume", parents=[common, timeout], help="continue an interrupted sweep")
     resume.add_argument("sweep")
     resume.add_argument("--address")
@@ -81,7 +84,8 @@ def _launch(args: argparse.Namespace) -> int:
         sweep.dry_run(study, demo_dir)
         return 0
     record = sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address,
-                          args.num_cpus, storage_path=args.storage_path, tracking_timeout_s=args.tracking_timeout)
+                          args.num_cpus, storage_path=args.storage_path, tracking_timeout_s=args.tracking_timeout,
+                          warm_start=args.warm_start)
     return int(record.exit_code())
 
 
@@ -103,6 +107,9 @@ def _status(args: argparse.Namespace) -> int:
 def _best(args: argparse.Namespace) -> int:
     best, path = sweep.best(args.sweep, args.project_dir, args.output)
     print(f"best trial {best['trial_id']}: {best['metric']} = {best['value']:.4f}")
+    if best.get("pareto_front") is not None:
+        print(f"Pareto front of {best['metrics']} ({len(best['pareto_front'])} trials):")
+        print("\n".join(f"  {line}" for line in sweep.format_front(best["pareto_front"], best["metrics"])))
     print(f"config written to {path}")
     return 0
 

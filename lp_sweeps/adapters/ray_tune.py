@@ -6,8 +6,10 @@ study and a :class:`RayReporter`, or, with ``resources.workers`` > 1, starts a R
 that many data-parallel workers (:mod:`lp_sweeps.adapters.ray_train`). The searcher is a
 :class:`GridSearcher`: every grid combination ``budget.num_samples`` times, and within each
 combination one ``OptunaSearch`` with the sampler of the study's searcher
-(:mod:`lp_sweeps.search.searchers`). The scheduler comes from its registered plan
-(:mod:`lp_sweeps.search.schedulers`).
+(:mod:`lp_sweeps.search.searchers`), whose Optuna study is kept in the project's Optuna storage
+(:mod:`lp_sweeps.adapters.optuna`). The scheduler comes from its registered plan
+(:mod:`lp_sweeps.search.schedulers`). A multi-objective study hands Optuna every metric (Ray's
+``OptunaSearch`` takes metric and mode lists) and runs under a scheduler that needs none.
 """
 
 import dataclasses
@@ -16,9 +18,9 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import ray
 from ray import tune
@@ -28,14 +30,17 @@ from ray.tune.search import Searcher
 from ray.tune.execution import class_cache
 from ray.tune.search.optuna import OptunaSearch
 
-from lp_sweeps.adapters.optuna import DefineByRun, make_sampler
+from lp_sweeps.adapters.optuna import (
+    DefineByRun, WarmTrial, add_warm_trials, create_sweep_studies, make_sampler, open_storage,
+)
 from lp_sweeps.adapters.ray_train import (
     CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
     fit_distributed_trial, train_storage_path,
 )
 from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref
-from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan
+from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
+from lp_sweeps.study.trials import random_population
 from lp_sweeps.progress import ProgressBoard, read_ended
 from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext, run_trial
 from lp_sweeps.trial.checkpoints import newest_checkpoint
@@ -157,7 +162,8 @@ class GridSearcher(Searcher):
     """Every grid combination ``plan.num_samples`` times (:class:`lp_sweeps.search.GridPlan`),
     the rest proposed by the inner searcher of the trial's combination."""
 
-    def __init__(self, plan: GridPlan, inner: list[Searcher], metric: str, mode: str) -> None:
+    def __init__(self, plan: GridPlan, inner: list[Searcher], metric: Union[str, list[str]],
+                 mode: Union[str, list[str]]) -> None:
         super().__init__(metric=metric, mode=mode)
         self.plan, self.inner = plan, inner
 
@@ -189,13 +195,36 @@ class GridSearcher(Searcher):
             self.__dict__.update(pickle.load(stream))
 
 
-def _searcher(study: Study) -> GridSearcher:
+def _objective(study: Study) -> tuple[Union[str, list[str]], Union[str, list[str]]]:
+    """Metric and mode for the searchers: lists for a multi-objective study."""
+    if study.multi_objective:
+        return study.metrics, study.modes
+    return study.objective.metric, study.objective.mode
+
+
+def _searcher(study: Study, sweep_name: str, storage_url: Optional[str], warm: Sequence[WarmTrial]) -> GridSearcher:
+    """One OptunaSearch per grid combination, each on its persisted Optuna study (given the finished
+    ``warm`` trials of an earlier sweep)."""
     points = grid_points(study)
     plan = SEARCHERS.get(study.searcher.name)(dict(study.searcher.options))
-    inner = [OptunaSearch(space=DefineByRun(study, point), metric=study.objective.metric, mode=study.objective.mode,
-                          sampler=make_sampler(plan)) for point in points]
-    return GridSearcher(GridPlan(len(points), study.budget.num_samples), inner, study.objective.metric,
-                        study.objective.mode)
+    storage = open_storage(storage_url) if storage_url else None
+    names = create_sweep_studies(storage, sweep_name, points, study) if storage else [None] * len(points)
+    if warm:
+        add_warm_trials(storage, names, warm)
+    metric, mode = _objective(study)
+    inner = [OptunaSearch(space=DefineByRun(study, point), metric=metric, mode=mode,
+                          sampler=make_sampler(plan, seed_offset=len(warm)),
+                          storage=storage, study_name=name) for point, name in zip(points, names)]
+    return GridSearcher(GridPlan(len(points), study.budget.num_samples), inner, metric, mode)
+
+
+def _search(study: Study, sweep_name: str, storage_url: Optional[str],
+            warm: Sequence[WarmTrial]) -> tuple[Optional[GridSearcher], dict, int]:
+    """(searcher, Tune's param space, num_samples): the study's searcher, or, under a scheduler
+    that runs without one (PBT), every trial's values drawn at random up front, one trial each."""
+    if runs_without_searcher(study.scheduler.name):
+        return None, {"params": tune.grid_search(random_population(study, study.searcher.seed))}, 1
+    return _searcher(study, sweep_name, storage_url, warm), {}, num_trials(study)
 
 
 def make_scheduler(plan: SchedulerPlan) -> TrialScheduler:
@@ -203,8 +232,8 @@ def make_scheduler(plan: SchedulerPlan) -> TrialScheduler:
     return create_scheduler(plan.scheduler, **plan.kwargs)
 
 
-def _scheduler(study: Study, max_t: int) -> TrialScheduler:
-    return make_scheduler(SCHEDULERS.get(study.scheduler.name)(dict(study.scheduler.options), max_t))
+def _scheduler_plan(study: Study, max_t: int) -> SchedulerPlan:
+    return SCHEDULERS.get(study.scheduler.name)(dict(study.scheduler.options), max_t, study.parameters)
 
 
 class _ProgressCallback(tune.Callback):
@@ -235,6 +264,7 @@ class TrialOutcome:
     params: dict
     checkpoint_dir: Optional[str]  # its best kept checkpoint: a folder, or a URI (adapters.storage)
     stopped_early: bool
+    values: dict = dataclasses.field(default_factory=dict)  # the objectives' values at the trial's last report
 
 
 @dataclasses.dataclass
@@ -247,12 +277,15 @@ class SweepOutcome:
 
 
 def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str, max_t: int,
-               callback: tune.Callback) -> tune.Tuner:
+               callback: tune.Callback, optuna_storage: Optional[str], warm: Sequence[WarmTrial]) -> tune.Tuner:
+    plan = _scheduler_plan(study, max_t)
+    one = not study.multi_objective  # several objectives: the searcher has them, Tune's config none
+    searcher, param_space, num_samples = _search(study, context.sweep_name, optuna_storage, warm)
     return tune.Tuner(
-        trainable,
+        trainable, param_space=param_space,
         tune_config=tune.TuneConfig(
-            metric=study.objective.metric, mode=study.objective.mode, search_alg=_searcher(study),
-            scheduler=_scheduler(study, max_t), num_samples=num_trials(study),
+            metric=study.objective.metric if one else None, mode=study.objective.mode if one else None,
+            search_alg=searcher, scheduler=make_scheduler(plan), num_samples=num_samples,
             max_concurrent_trials=_concurrency(study), time_budget_s=study.budget.time_budget_s,
             # a Train run's driver cannot be reused (its Tune session holds the run's report queue)
             reuse_actors=study.resources.workers == 1,
@@ -261,7 +294,8 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
             name=context.sweep_name, storage_path=storage_dir, failure_config=tune.FailureConfig(max_failures=2),
             sync_config=tune.SyncConfig(sync_artifacts=True),  # sampled_params.json, with remote storage
             # the two best checkpoints by the objective (Tune always keeps the latest for retries)
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=2, checkpoint_score_attribute=study.objective.metric,
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=plan.checkpoints_to_keep,
+                                                    checkpoint_score_attribute=study.objective.metric,
                                                     checkpoint_score_order=study.objective.mode),
             callbacks=[callback], verbose=0,
         ),
@@ -269,10 +303,13 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
 
 
 def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int, last_epoch: int, ended_file: str,
-              resume: bool = False, printer: Callable[[str], None] = print) -> SweepOutcome:
+              resume: bool = False, printer: Callable[[str], None] = print, optuna_storage: Optional[str] = None,
+              warm: Sequence[WarmTrial] = ()) -> SweepOutcome:
     """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
     ``max_t``: reports of a trial that runs to the end, ``last_epoch``: the epoch of its last
-    report; ``ended_file`` collects the ids of the trials that ended, across runs of the sweep."""
+    report; ``ended_file`` collects the ids of the trials that ended, across runs of the sweep;
+    ``optuna_storage`` keeps the searchers' studies (a resumed sweep's searcher continues them);
+    ``warm`` are finished trials of an earlier sweep given to a new sweep's searcher."""
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
                                     _trial_resources(study))
     board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
@@ -281,7 +318,7 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
         tuner = tune.Tuner.restore(os.path.join(storage_dir, context.sweep_name), trainable,
                                    resume_unfinished=True, resume_errored=True)
     else:
-        tuner = _new_tuner(trainable, study, context, storage_dir, max_t, _ProgressCallback(board))
+        tuner = _new_tuner(trainable, study, context, storage_dir, max_t, _ProgressCallback(board), optuna_storage, warm)
     results = tuner.fit()
     budget = study.budget.time_budget_s
     out_of_time = budget is not None and time.time() - start >= budget
@@ -332,5 +369,6 @@ def _outcomes(results, study: Study, last_epoch: int, storage_dir: str) -> list[
             status="ERROR" if result.error else "TERMINATED",
             iterations=iterations, metric=value, params=_sampled_params(result), checkpoint_dir=checkpoint,
             stopped_early=result.error is None and (epoch is None or int(epoch) < last_epoch),
+            values={m: float(metrics[m]) for m in study.metrics if isinstance(metrics.get(m), (int, float))},
         ))
     return outcomes

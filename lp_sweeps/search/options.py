@@ -23,15 +23,17 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """One key of a section: ``kind`` is ``int``, ``float`` or ``str`` (then ``choices``).
+    """One key of a section: ``kind`` is ``int``, ``float``, ``bool``, ``str`` (then ``choices``)
+    or ``list`` (a list of strings, such as parameter keys).
 
-    Numbers must be ``>= minimum`` (``> minimum`` when ``strict``); a null value is allowed when
-    ``nullable`` (and is the default when ``default`` is None)."""
+    Numbers must be ``>= minimum`` (``> minimum`` when ``strict``) and ``<= maximum``; a null value
+    is allowed when ``nullable`` (and is the default when ``default`` is None)."""
 
     kind: type
     default: Any = None
     minimum: Optional[Union[int, float]] = None
     strict: bool = False
+    maximum: Optional[Union[int, float]] = None
     choices: tuple = ()
     nullable: bool = False
     help: str = ""
@@ -45,18 +47,30 @@ class Option:
             if value not in self.choices:
                 raise OptionError(key, f"unknown {value!r}; allowed: {list(self.choices)}")
             return value
+        if self.kind in (list, bool):
+            fits = isinstance(value, bool) if self.kind is bool else (
+                isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value))
+            if not fits:
+                raise OptionError(key, f"expected {self.describe()}, got {value!r}")
+            return list(value) if self.kind is list else value
         number = isinstance(value, (int, self.kind)) and not isinstance(value, bool)
         low_ok = self.minimum is None or (value > self.minimum if self.strict else value >= self.minimum)
-        if not (number and low_ok):
+        high_ok = self.maximum is None or value <= self.maximum
+        if not (number and low_ok and high_ok):
             raise OptionError(key, f"expected {self.describe()}, got {value!r}")
         return self.kind(value)
 
     def describe(self) -> str:
         if self.kind is str:
             return f"one of {list(self.choices)}"
+        null = " or null" if self.nullable or self.default is None else ""
+        if self.kind in (list, bool):
+            return ("a non-empty list of names" if self.kind is list else "true or false") + null
         kind = "an int" if self.kind is int else "a number"
         bound = "" if self.minimum is None else f" {'>' if self.strict else '>='} {self.minimum:g}"
-        return f"{kind}{bound}" + (" or null" if self.nullable or self.default is None else "")
+        if self.maximum is not None:
+            bound += f"{' and' if bound else ''} <= {self.maximum:g}"
+        return f"{kind}{bound}{null}"
 
 
 def parse_options(given: Any, options: Mapping[str, Option], section: str,

@@ -22,9 +22,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from lightning_pose.config.yaml_file import YamlFileError, parse_yaml, read_yaml
 from lp_sweeps.search import space_check_of
 from lp_sweeps.study.checks import check_candidates, check_combinations, check_parameter, flatten_overrides, leaf_type
+from lp_sweeps.study.search_checks import check_search
 from lp_sweeps.study.compose import DEMO_BASES, base_with_overrides
 from lp_sweeps.study.errors import StudyError, study_source
-from lp_sweeps.study.sections import Study, parse_named_section, parse_section
+from lp_sweeps.study.sections import Study, parse_named_section, parse_objectives, parse_section
 from lp_sweeps.study.space import check_conditions, dependency_order, parse_parameter
 
 __all__ = ["STUDY_SECTIONS", "TOP_LEVEL_KEYS", "apply_overrides", "build_study", "load_study", "study_from_record"]
@@ -171,7 +172,8 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
     ``base`` that file's contents) and return the :class:`Study`."""
     data = {"name": Path(source).stem, **data}
     name = _check_top_level(data)
-    objective, budget, resources = (parse_section(data, n) for n in ("objective", "budget", "resources"))
+    objectives = parse_objectives(data)
+    budget, resources = (parse_section(data, n) for n in ("budget", "resources"))
     searcher, scheduler = (parse_named_section(data, n) for n in ("searcher", "scheduler"))
     if resources.workers > 1 and 0 < resources.gpus < 1:
         raise StudyError("resources.gpus", f"{resources.gpus}: DDP workers need whole GPUs (NCCL cannot run two "
@@ -187,8 +189,9 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
         raise StudyError("scheduler.grace_period", f"must be <= budget.max_epochs ({budget.max_epochs})")
     num_keypoints = int(reference.data.num_keypoints)
     parameters = _parameters(data, searcher.name, num_keypoints, overrides)
+    check_search(objectives, searcher, scheduler, parameters, resources, budget)
     check_candidates(reference, parameters, num_keypoints, budget.max_epochs)
     base_values = _plain_values(reference, {c.key for p in parameters for c in p.when})
     check_combinations(reference, parameters, base_values, budget.max_epochs)
-    return Study(name, source, data, data["base_config"], base, overrides, objective, searcher, scheduler, budget,
-                 resources, parameters, num_keypoints, base_values, str(data.get("description") or ""))
+    return Study(name, source, data, data["base_config"], base, overrides, objectives[0], searcher, scheduler, budget,
+                 resources, parameters, num_keypoints, base_values, str(data.get("description") or ""), objectives)

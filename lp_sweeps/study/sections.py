@@ -15,7 +15,7 @@ from lp_sweeps.study.space import Parameter
 
 __all__ = [
     "ALLOWED_METRICS", "Budget", "Objective", "Resources", "SchedulerSpec", "SearcherSpec", "Study",
-    "parse_section", "parse_named_section",
+    "parse_objectives", "parse_section", "parse_named_section",
 ]
 
 # all three are errors (lower is better), so the only mode is "min"
@@ -108,6 +108,20 @@ class Study:
     num_keypoints: int
     base_values: dict
     description: str = ""
+    # every objective, the first being ``objective`` (several: a multi-objective study)
+    objectives: tuple[Objective, ...] = ()
+
+    @property
+    def metrics(self) -> list[str]:
+        return [o.metric for o in self.objectives or (self.objective,)]
+
+    @property
+    def modes(self) -> list[str]:
+        return [o.mode for o in self.objectives or (self.objective,)]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
 
 
 def parse_section(raw: Mapping, name: str) -> Any:
@@ -135,3 +149,26 @@ def parse_named_section(raw: Mapping, name: str) -> Any:
         return cls(chosen, parse_options(given, declared, name, fixed=("name",)))
     except OptionError as err:
         raise StudyError(err.key, f"{err.detail} ({name} {chosen!r})") from None
+
+
+def parse_objectives(raw: Mapping) -> tuple[Objective, ...]:
+    """``objective``: one mapping ``{metric, mode}``, or a list of them (or of metric names) for a
+    multi-objective study."""
+    given = raw.get("objective")
+    if not isinstance(given, list):
+        return (parse_section(raw, "objective"),)
+    if not given:
+        raise StudyError("objective", "an empty list; give one objective or several, e.g. "
+                         "[val_pixel_error, val_supervised_rmse]")
+    objectives = []
+    for i, item in enumerate(given):
+        item = {"metric": item} if isinstance(item, str) else item
+        try:
+            objectives.append(parse_section({"objective": item}, "objective"))
+        except StudyError as err:
+            raise StudyError(err.key.replace("objective", f"objective[{i}]", 1), err.detail) from None
+    metrics = [o.metric for o in objectives]
+    repeated = sorted({m for m in metrics if metrics.count(m) > 1})
+    if repeated:
+        raise StudyError("objective", f"lists {repeated} more than once")
+    return tuple(objectives)

@@ -6,9 +6,9 @@ from typing import Any, Optional
 from lp_sweeps.search import grid_points as _grid_points
 from lp_sweeps.study.errors import StudyError
 from lp_sweeps.study.sections import Study
-from lp_sweeps.study.space import Suggester, sample_space
+from lp_sweeps.study.space import RandomSuggester, Suggester, sample_space
 
-__all__ = ["grid_points", "num_trials", "sample_parameters"]
+__all__ = ["grid_points", "num_trials", "random_population", "sample_parameters"]
 
 
 def sample_parameters(study: Study, suggester: Suggester, fixed: Optional[dict] = None) -> dict[str, Any]:
@@ -29,3 +29,11 @@ def grid_points(study: Study) -> list[dict[str, Any]]:
 def num_trials(study: Study) -> int:
     """``budget.num_samples`` trials per grid combination (Ray Tune's ``grid_search`` rule)."""
     return study.budget.num_samples * len(grid_points(study))
+
+
+def random_population(study: Study, seed: Optional[int]) -> list[dict[str, Any]]:
+    """Every trial's values drawn at random (for schedulers that run without a searcher, such as
+    PBT): each grid combination ``num_samples`` times, in turn."""
+    draw = RandomSuggester(seed)
+    points = grid_points(study)
+    return [sample_parameters(study, draw, points[i % len(points)]) for i in range(num_trials(study))]

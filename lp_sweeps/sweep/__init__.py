@@ -1,6 +1,7 @@
 """The driver: launch and resume sweeps (:mod:`.run`), read them back (:mod:`.queries`), and the
 record each sweep keeps in the project folder (:mod:`.record`)."""
 
+from lp_sweeps.sweep.pareto import format_front
 from lp_sweeps.sweep.placement import PlacementError
 from lp_sweeps.sweep.queries import best, status
 from lp_sweeps.sweep.record import ExitCode, SweepRecord
@@ -8,5 +9,5 @@ from lp_sweeps.sweep.run import DEFAULT_PROJECT_DIR, TRACKING_TIMEOUT_S, demo_fo
 
 __all__ = [
     "DEFAULT_PROJECT_DIR", "ExitCode", "PlacementError", "SweepRecord", "TRACKING_TIMEOUT_S", "best", "demo_folder",
-    "dry_run", "launch", "resume", "status", "sync",
+    "dry_run", "format_front", "launch", "resume", "status", "sync",
 ]

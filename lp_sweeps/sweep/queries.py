@@ -30,7 +30,9 @@ def status(project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR, sweep_name: Opt
 
 def best(sweep_name: str, project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,
          output: Optional[str | os.PathLike] = None) -> tuple[dict, Path]:
-    """The best trial of a finished sweep and its config written as YAML (default ``best_config.yaml``)."""
+    """The best trial of a finished sweep and its config written as YAML (default ``best_config.yaml``);
+    for a multi-objective sweep the best by the first objective, with ``pareto_front`` (the
+    non-dominated trials) and ``metrics``."""
     record = SweepRecord.load(Path(project_dir).resolve(), sweep_name)
     if not record.best:
         raise ValueError(f"sweep {sweep_name!r} has no best trial yet (state: {record.state}); run or resume it first")
@@ -38,4 +40,5 @@ def best(sweep_name: str, project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,
     cfg = compose_trial_config(study, record.best["params"], demo_folder(study, Path(record.project_dir)))
     out = Path(output or "best_config.yaml")
     out.write_text(yaml.safe_dump(to_plain(cfg), sort_keys=False))
-    return record.best, out
+    front = {"pareto_front": record.pareto_front, "metrics": study.metrics} if record.pareto_front is not None else {}
+    return {**record.best, **front}, out

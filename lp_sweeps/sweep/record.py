@@ -48,6 +48,9 @@ class SweepRecord:
     best: Optional[dict] = None
     trials: Optional[list[dict[str, Any]]] = None  # how each trial ended (TrialOutcome fields), once all ended
     demo_dir: Optional[str] = None
+    optuna_storage: Optional[str] = None  # the Optuna storage of the sweep's searcher studies
+    warm_start: Optional[dict] = None  # {"sweep": earlier sweep, "trials": how many it handed over}
+    pareto_front: Optional[list[dict]] = None  # multi-objective sweeps: the non-dominated trials
 
     @classmethod
     def load(cls, project_dir: Path, sweep_name: str) -> "SweepRecord":

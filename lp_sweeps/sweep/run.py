@@ -6,6 +6,7 @@ A project folder (default ``./lp_sweeps_runs``) holds everything a sweep writes:
     ray_results/<sweep>/      Ray Tune experiment: trial results and checkpoints (storage_path, unless
                               --storage-path puts them elsewhere, e.g. s3://bucket/prefix)
     sweeps/<sweep>/           sweep.json: the parsed study, where everything is, how the trials ended
+    optuna.db                 the searchers' Optuna studies (optuna-dashboard sqlite:///.../optuna.db)
     spool/                    what trials could not send to MLflow yet (sent by the trials or at the end)
     demo/                     the demo project, generated when a study asks for it
     cache/                    decoded video frames shared by the trials on this machine
@@ -29,6 +30,7 @@ import yaml
 
 from lightning_pose.config import to_plain
 from lightning_pose.data.image_check import check_config_images
+from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
 from lp_sweeps.adapters.ray_train import DRIVER_CPUS
 from lp_sweeps.adapters.ray_tune import TrialOutcome, cluster_nodes, connect, disconnect, fit_sweep, max_reports
 from lp_sweeps.adapters.storage import check_storage
@@ -40,8 +42,10 @@ from lp_sweeps.study.checks import check_train_frames
 from lp_sweeps.study.errors import study_source
 from lp_sweeps.study.space import RandomSuggester, render_value
 from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
+from lp_sweeps.sweep.pareto import report_pareto_front
 from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_problem
 from lp_sweeps.sweep.record import SweepRecord
+from lp_sweeps.sweep.warm_start import load_warm_start
 from lp_sweeps.tracking import SweepTracker, default_tracking_uri
 from lp_sweeps.trial import TrialContext
 
@@ -75,7 +79,8 @@ def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None
     else:
         printer(f"resources per trial: {resources.workers} DDP workers x ({resources.cpus} CPU, {resources.gpus} GPU) "
                 f"+ a {DRIVER_CPUS}-CPU driver; batch sizes are split across the workers")
-    printer(f"objective: {study.objective.mode} {study.objective.metric}; up to {_max_t(study, demo_dir)} reports per trial")
+    objectives = ", ".join(f"{mode} {metric}" for metric, mode in zip(study.metrics, study.modes))
+    printer(f"objective: {objectives}; up to {_max_t(study, demo_dir)} reports per trial")
     for i in range(2):
         sampled = sample_parameters(study, RandomSuggester(seed=i))
         cfg = compose_trial_config(study, sampled, demo_dir)
@@ -100,6 +105,7 @@ def _study_summary(study: Study) -> dict:
         "num_trials": num_trials(study),
         "metric": study.objective.metric,
         "mode": study.objective.mode,
+        "objectives": ", ".join(study.metrics),
         "base_config": study.base_config,
         "resources": f"{study.resources.cpus} cpu, {study.resources.gpus} gpu, {study.resources.workers} workers",
     }
@@ -146,21 +152,26 @@ def launch(
     printer: Callable[[str], None] = print,
     storage_path: Optional[str] = None,
     tracking_timeout_s: float = TRACKING_TIMEOUT_S,
+    warm_start: Optional[str] = None,
 ) -> SweepRecord:
     """Check the study, set up tracking, run every trial, record the best. Returns the record
     (its ``exit_code()`` says how the sweep ended). ``storage_path``: where Ray keeps trial results
     and checkpoints (default ``<project>/ray_results``); a folder every node mounts, or a URI such
     as ``s3://bucket/prefix``. ``tracking_timeout_s``: how long the end-of-sweep bookkeeping
-    retries an unreachable tracking server."""
+    retries an unreachable tracking server. ``warm_start``: an earlier sweep of the project whose
+    finished trials the searcher starts from."""
     study = load_study(study_file, overrides)  # read once and checked here, before anything starts
     project = Path(project_dir).resolve()
+    warm = load_warm_start(project, warm_start, study) if warm_start else []
     demo_dir = _checked_data(study, project)
     storage = check_storage(storage_path or str(project / "ray_results"))
     with _ray_session(study, address, num_cpus, printer) as temp_dir:
-        record = _new_record(study, study_file, project, storage, tracking_uri, demo_dir)
+        record = _new_record(study, study_file, project, storage, tracking_uri, demo_dir, warm_start, warm)
         printer(f"sweep {record.sweep_name}: {num_trials(study)} trials; MLflow {record.tracking_uri}; "
                 f"results in {record.storage_dir}")
-        return _run(record, study, address, temp_dir, False, printer, tracking_timeout_s)
+        if warm_start:
+            printer(f"warm start: the searcher starts from {len(warm)} finished trials of sweep {warm_start}")
+        return _run(record, study, address, temp_dir, False, printer, tracking_timeout_s, warm)
 
 
 def _checked_data(study: Study, project: Path) -> Optional[str]:
@@ -174,17 +185,21 @@ def _checked_data(study: Study, project: Path) -> Optional[str]:
 
 
 def _new_record(study: Study, study_file: str | os.PathLike, project: Path, storage: str,
-                tracking_uri: Optional[str], demo_dir: Optional[str]) -> SweepRecord:
+                tracking_uri: Optional[str], demo_dir: Optional[str], warm_start: Optional[str] = None,
+                warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     sweep_name = f"{study.name}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
     uri = tracking_uri or default_tracking_uri(project)
     tracker = SweepTracker(uri, study.name)
-    parent = tracker.start_sweep(sweep_name, params=_study_summary(study),
+    warm_summary = {"warm_start_from": warm_start, "warm_start_trials": len(warm)} if warm_start else {}
+    parent = tracker.start_sweep(sweep_name, params={**_study_summary(study), **warm_summary},
                                  tags={"lp_sweeps.study_file": str(Path(study_file).resolve())})
     record = SweepRecord(
         sweep_name=sweep_name, study_file=str(Path(study_file).resolve()), tracking_uri=uri,
         experiment_id=tracker.experiment_id, parent_run_id=parent, storage_dir=storage, project_dir=str(project),
         created=datetime.datetime.now().isoformat(timespec="seconds"), study=dict(study.data),
         base=None if study.base is None else dict(study.base), demo_dir=demo_dir,
+        optuna_storage=default_storage_url(project),
+        warm_start={"sweep": warm_start, "trials": len(warm)} if warm_start else None,
     )
     record.save()
     return record
@@ -231,7 +246,7 @@ def sync(
 
 
 def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: str, resume: bool,
-         printer: Callable[[str], None], tracking_timeout_s: float) -> SweepRecord:
+         printer: Callable[[str], None], tracking_timeout_s: float, warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     context = TrialContext(
         demo_dir=record.demo_dir, tracking_uri=record.tracking_uri,
         experiment_id=record.experiment_id, parent_run_id=record.parent_run_id, sweep_name=record.sweep_name,
@@ -243,7 +258,7 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
     max_t, last_epoch = _schedule(study, record.demo_dir)
     outcome = fit_sweep(study, context, record.storage_dir, max_t, last_epoch, ended_file, resume=resume,
-                        printer=printer)
+                        printer=printer, optuna_storage=record.optuna_storage, warm=warm)
     if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0") or any(t.status == "ERROR" for t in outcome.trials):
         printer(f"Ray session logs: {temp_dir}")
     else:
@@ -265,6 +280,7 @@ def _finish(record: SweepRecord, study: Study, trials: Sequence[TrialOutcome], p
             tracking_timeout_s: float) -> SweepRecord:
     try:
         record.best = finish_sweep(record, study, record.demo_dir, trials, tracking_timeout_s, printer)
+        record.pareto_front = report_pareto_front(record, study, trials, printer)
     except TrackingUnreachable as err:
         printer(f"{err}. Every trial ended; their metrics are kept in {record.project_dir}/spool and their results "
                 f"in {record.storage_dir}. Once the server is back, finish with: "

@@ -20,7 +20,8 @@ from typing import Any, SupportsFloat
 
 __all__ = [
     "CHECKPOINT_DIR", "MAX_KEY_LENGTH", "Seconds", "MAX_PARAM_VALUE_LENGTH", "MAX_TAG_VALUE_LENGTH", "TAG_BEST_RUN_ID",
-    "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED", "TAG_PARENT_RUN_ID", "TAG_ROLE", "TAG_SWEEP_NAME", "TAG_TRIAL_ID",
+    "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED", "TAG_PARENT_RUN_ID", "TAG_PARETO_FRONT", "TAG_ROLE",
+    "TAG_SWEEP_NAME", "TAG_TRIAL_ID",
     "TAG_TRIAL_NAME", "default_artifact_location", "default_tracking_uri", "finite_metrics", "flatten_params",
     "param_value", "params_to_log", "provenance_tags", "quoted", "sanitize_key", "sqlite_path",
     "string_params", "string_tags",
@@ -38,6 +39,7 @@ TAG_TRIAL_NAME = "lp_sweeps.trial_name"
 TAG_CHECKPOINT_DELETED = "lp_sweeps.checkpoint_deleted"
 TAG_BEST_TRIAL_ID = "lp_sweeps.best_trial_id"
 TAG_BEST_RUN_ID = "lp_sweeps.best_run_id"
+TAG_PARETO_FRONT = "lp_sweeps.pareto_front"  # parent: the front's trial ids; child: "true" on the front
 CHECKPOINT_DIR = "checkpoints"  # a trial run's artifact folder for its checkpoint
 
 _VERSIONED_DISTRIBUTIONS = ("lightning-pose", "lp-sweeps", "torch", "ray", "mlflow", "optuna")

@@ -1,6 +1,7 @@
 """The driver side of tracking: a sweep's experiment and parent run, the trials' final states,
 the best trial, checkpoint retention and the model registry."""
 
+import json
 import logging
 import math
 import time
@@ -12,8 +13,8 @@ import yaml
 
 from lp_sweeps.tracking.mlflow_client import MetricValue, RunRecord, TrackingStore
 from lp_sweeps.tracking.naming import (
-    CHECKPOINT_DIR, TAG_BEST_RUN_ID, TAG_BEST_TRIAL_ID, TAG_CHECKPOINT_DELETED, TAG_PARENT_RUN_ID, TAG_ROLE,
-    TAG_SWEEP_NAME, TAG_TRIAL_ID, default_artifact_location, finite_metrics, params_to_log, provenance_tags, quoted,
+    CHECKPOINT_DIR, TAG_BEST_RUN_ID, TAG_BEST_TRIAL_ID, TAG_CHECKPOINT_DELETED, TAG_PARENT_RUN_ID, TAG_PARETO_FRONT,
+    TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, default_artifact_location, finite_metrics, params_to_log, provenance_tags, quoted,
     sanitize_key, sqlite_path, string_params, string_tags,
 )
 
@@ -102,6 +103,16 @@ class SweepTracker:
                         tags={TAG_BEST_TRIAL_ID: trial_id, TAG_BEST_RUN_ID: str(run_id)})
         self._store.upload_text(parent_run_id, yaml.safe_dump(dict(best["config"]), sort_keys=False), "best_config.yaml")
         self._store.terminate(parent_run_id, "FINISHED")
+
+    def record_pareto_front(self, parent_run_id: str, front: list[Mapping[str, Any]], metrics: list[str]) -> None:
+        """A multi-objective sweep's non-dominated trials (``front``: ``trial_id``, ``run_id``,
+        ``values``): artifact ``pareto_front.json`` and tag ``lp_sweeps.pareto_front`` (the trial ids)
+        on the parent, tag ``lp_sweeps.pareto_front=true`` on each front trial's run."""
+        document = {"metrics": list(metrics), "trials": [dict(row) for row in front]}
+        self._store.upload_text(parent_run_id, json.dumps(document, indent=2, default=str), "pareto_front.json")
+        self._store.log(parent_run_id, tags=string_tags({TAG_PARETO_FRONT: ",".join(r["trial_id"] for r in front)}))
+        for row in front:
+            self._store.log(row["run_id"], tags={TAG_PARETO_FRONT: "true"})
 
     def has_artifact(self, run_id: str, artifact_path: str) -> bool:
         artifact_path = artifact_path.strip("/")

@@ -18,6 +18,7 @@ import lightning.pytorch as pl
 from omegaconf import OmegaConf
 
 from lightning_pose.train import train
+from lp_sweeps.search import mutations_of
 from lp_sweeps.staging import default_stage_root, stage_data
 from lp_sweeps.study import Study, compose_trial_config
 from lp_sweeps.study.space import clean_param_names
@@ -25,6 +26,7 @@ from lp_sweeps.tracking import TrackingFlushError, TrialTracker
 from lp_sweeps.trial.context import (
     CHECKPOINT_FILE, TAG_NODE_IP, TAG_WORLD_SIZE, TrialContext, TrialReporter, WorkerPlacement,
 )
+from lp_sweeps.trial.lineage import ConfiguredLearningRate, record_start, write_lineage
 
 __all__ = ["EpochReporter", "Stopwatch", "epoch_metrics", "run_trial"]
 
@@ -60,9 +62,10 @@ class EpochReporter(pl.Callback):
     and replayed records are sent only for steps MLflow does not have yet."""
 
     def __init__(self, reporter: TrialReporter, tracker: Optional[TrialTracker], metric: str, started: float,
-                 tracking_time: Stopwatch) -> None:
+                 tracking_time: Stopwatch, sampled: Optional[dict] = None) -> None:
         super().__init__()
         self.reporter = reporter
+        self.sampled = dict(sampled or {})
         self.tracker = tracker
         self.metric = metric
         self.started = started
@@ -84,7 +87,9 @@ class EpochReporter(pl.Callback):
             return
         epoch = int(self.restored["epoch"])
         with self.tracking_time:
-            self.tracker.log_metrics(self.restored["metrics"], step=epoch, once=True)
+            if self.restored.get("trial_id", self.reporter.trial_id) == self.reporter.trial_id:
+                # not for another trial's checkpoint (PBT): those metrics are the donor's
+                self.tracker.log_metrics(self.restored["metrics"], step=epoch, once=True)
             self.tracker.log_metrics({"resumed_from_epoch": float(epoch)}, step=epoch)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -112,10 +117,11 @@ class EpochReporter(pl.Callback):
             logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
             self._log(metrics, trainer.current_epoch)
             return
-        self._last = {"epoch": trainer.current_epoch, "metrics": metrics}
+        self._last = {"epoch": trainer.current_epoch, "metrics": metrics, "trial_id": self.reporter.trial_id}
         try:
             with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
                 trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
+                write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled)
                 diagnostics = {
                     "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
                     "lp_tracking_s": self.tracking_time.seconds,
@@ -168,11 +174,15 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
         cfg.data.data_dir = str(stage_data(cfg.data.data_dir))
         cache_dir = str(default_stage_root() / "decoded_frames")
     resume = reporter.resume_checkpoint()
-    callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time)
+    if tracker is not None:  # a trial continuing another trial's checkpoint (PBT) records what changed
+        record_start(tracker, reporter.trial_id, sampled, resume,
+                     mutations_of(study.scheduler.name, study.parameters, study.scheduler.options))
+    callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time, sampled)
+    rate = ConfiguredLearningRate(cfg.training.optimizer_params.learning_rate)
     status = "FAILED"
     try:
         train(
-            cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
+            cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback, rate],
             cache_dir=cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
         )
         status = "FINISHED"

@@ -87,6 +87,21 @@ def test_project_dir_is_accepted_after_the_subcommand_too(tmp_path, capsys):
     assert f"no sweeps in {(tmp_path / 'before').resolve()}" in capsys.readouterr().out
 
 
+def test_warm_start_from_an_unknown_sweep_is_refused_before_anything_starts(tmp_path, capsys):
+    args = ["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "--warm-start", "quickstart-19700101-000000"]
+    assert lp_sweep(args) == 2
+    err = capsys.readouterr().err
+    assert "lp-sweep launch: error: no sweep 'quickstart-19700101-000000' in" in err
+    assert not (tmp_path / "ray_results").exists() and not (tmp_path / "mlruns.db").exists()
+
+
+def test_dry_run_of_a_multi_objective_study_lists_every_objective(tmp_path, capsys):
+    args = ["--project-dir", str(tmp_path), "launch", str(QUICKSTART), "scheduler={name: fifo}",
+            "objective=[val_pixel_error, val_supervised_rmse]", "--dry-run"]
+    assert lp_sweep(args) == 0
+    assert "objective: min val_pixel_error, min val_supervised_rmse; up to 4 reports per trial" in capsys.readouterr().out
+
+
 def test_a_corrupt_labeled_image_is_found_before_ray_starts(tmp_path, capsys):
     project = tmp_path / "data"
     config = generate_demo_data(project, num_frames_labeled=6, num_videos=1, frames_per_video=20)

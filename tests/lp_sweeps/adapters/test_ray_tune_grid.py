@@ -8,16 +8,14 @@ import yaml
 from mlflow import MlflowClient
 
 from lp_sweeps import sweep
+from tests.lp_sweeps.conftest import TINY_OVERRIDES
 
 pytestmark = pytest.mark.slow
 
 STUDY = {
     "name": "grid_check",
     "base_config": "demo",
-    "overrides": {"model.backbone": "resnet18", "model.backbone_pretrained": False,
-                  "data.image_resize_dims": {"height": 128, "width": 128}, "training.check_val_every_n_epoch": 1,
-                  "training.limit_train_batches": 1, "training.val_batch_size": 16,
-                  "eval.predict_vids_after_training": False},
+    "overrides": TINY_OVERRIDES,
     "searcher": {"name": "optuna", "seed": 3},
     "scheduler": {"name": "fifo"},
     "budget": {"num_samples": 2, "max_concurrent_trials": 2, "max_epochs": 1},

@@ -137,9 +137,10 @@ def test_missing_file_raises_file_not_found(tmp_path):
     [
         (changed(searchers={}), "searchers", ["unknown key", "'searcher'", "'parameters'"]),
         (changed(name="has space"), "name", ["letters, digits"]),
-        (changed(searcher={"name": "hyperopt"}), "searcher.name", ["'hyperopt'", "['grid', 'optuna', 'random']"]),
+        (changed(searcher={"name": "hyperopt"}), "searcher.name", ["'hyperopt'", "['cmaes', 'grid', 'optuna', 'random']"]),
         (changed(searcher={"name": "optuna", "sampler": "tpe"}), "searcher.sampler", ["['name', 'seed']"]),
-        (changed(scheduler={"name": "pbt"}), "scheduler.name", ["'pbt'", "['asha', 'fifo']"]),
+        (changed(scheduler={"name": "bohb"}), "scheduler.name",
+         ["'bohb'", "['asha', 'fifo', 'hyperband', 'median', 'pbt']"]),
         (changed(scheduler={"name": "fifo", "grace_period": 2}), "scheduler.grace_period",
          ["unknown key; allowed keys: ['name']", "(scheduler 'fifo')"]),
         (changed(scheduler={"grace_period": 5}), "scheduler.grace_period", ["<= budget.max_epochs (3)"]),

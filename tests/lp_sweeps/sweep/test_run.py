@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 import yaml
@@ -105,6 +106,9 @@ def test_interrupted_sweep_resumes_without_rerunning_or_duplicating(tmp_path):
     finished_before = {t for t, r in before.items() if r.info.status == "FINISHED"}
     assert finished_before
     steps_before = {t: len(client.get_metric_history(before[t].info.run_id, "val_pixel_error")) for t in finished_before}
+    told_before = optuna.load_study(study_name=sweep_name, storage=record["optuna_storage"]).get_trials(
+        states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(told_before) >= len(finished_before)  # the searcher's study is on disk
 
     resumed = sweep.resume(sweep_name, tmp_path, num_cpus=2)
     assert resumed.state == "finished"
@@ -114,6 +118,14 @@ def test_interrupted_sweep_resumes_without_rerunning_or_duplicating(tmp_path):
     for trial in finished_before:  # finished trials were not trained again
         run = next(r for r in after if r.data.tags["lp_sweeps.trial_id"] == trial)
         assert len(client.get_metric_history(run.info.run_id, "val_pixel_error")) == steps_before[trial]
+    # the resumed searcher continued the same persisted Optuna study: one study, one trial per trial
+    summaries = [x for x in optuna.get_all_study_summaries(record["optuna_storage"])
+                 if x.user_attrs.get("lp_sweeps.sweep") == sweep_name]
+    assert [x.study_name for x in summaries] == [sweep_name]
+    told = optuna.load_study(study_name=sweep_name, storage=record["optuna_storage"]).get_trials()
+    assert len(told) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in told)
+    assert {t.number: t.params for t in told_before} == {t.number: t.params for t in told if t.number in
+                                                         {b.number for b in told_before}}
 
 
 def test_a_sweep_with_failed_trials_exits_4_and_records_them(tmp_path):
