@@ -5,6 +5,7 @@
     lp-sweep resume SWEEP
     lp-sweep status [SWEEP]
     lp-sweep best SWEEP [--output best_config.yaml]
+    lp-sweep report SWEEP [--output report.html] [--objective METRIC ...]
     lp-sweep ui [--port 5000]
 
 Everything goes to a project folder (``--project-dir``, default ``./lp_sweeps_runs``): a SQLite
@@ -52,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     best = sub.add_parser("best", parents=[common], help="print the best trial and write its config")
     best.add_argument("sweep")
     best.add_argument("--output", default="best_config.yaml")
+    report = sub.add_parser("report", parents=[common], help="write a sweep's HTML report")
+    report.add_argument("sweep")
+    report.add_argument("--output", help="the HTML file (default: PROJECT_DIR/sweeps/SWEEP/report.html)")
+    report.add_argument("--objective", action="append", default=[], metavar="METRIC",
+                        help="a metric to compare; give two or more for a Pareto front (default: the study's)")
     ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--tracking-uri")
@@ -91,6 +97,12 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    path = sweep.report(args.sweep, args.project_dir, args.output, args.objective)
+    print(f"report written to {path}")
+    return 0
+
+
 def _ui(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).resolve()
     uri = args.tracking_uri or default_tracking_uri(project)
@@ -108,7 +120,7 @@ def _ui(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"launch": _launch, "status": _status, "best": _best, "ui": _ui,
+COMMANDS = {"launch": _launch, "status": _status, "best": _best, "report": _report, "ui": _ui,
             "resume": lambda a: bool(sweep.resume(a.sweep, a.project_dir, a.address, a.num_cpus)) and 0}
 
 

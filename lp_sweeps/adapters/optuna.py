@@ -6,7 +6,7 @@ define-by-run, so conditional parameters (``when:``) and per-keypoint vectors ar
 dependency order by :func:`lp_sweeps.study.sample_parameters` through an :class:`OptunaSuggester`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Optional, Protocol, runtime_checkable
 
 import optuna
@@ -14,7 +14,7 @@ import optuna
 from lp_sweeps.search import SamplerPlan
 from lp_sweeps.study import Study, sample_parameters
 
-__all__ = ["DefineByRun", "OptunaSuggester", "OptunaTrialLike", "make_sampler"]
+__all__ = ["DefineByRun", "OptunaSuggester", "OptunaTrialLike", "make_sampler", "param_importances"]
 
 # Optuna stores categorical choices; lists (e.g. losses_to_use) are stored by their index
 _LIST_PREFIX = "__choice_index__"
@@ -74,3 +74,31 @@ class DefineByRun:
 
     def __call__(self, trial: OptunaTrialLike) -> dict:
         return {"params": sample_parameters(self.study, OptunaSuggester(trial), self.fixed)}
+
+
+def _distribution(spec: tuple) -> optuna.distributions.BaseDistribution:
+    kind = spec[0]
+    if kind == "float":
+        return optuna.distributions.FloatDistribution(spec[1], spec[2], log=spec[3])
+    if kind == "int":
+        return optuna.distributions.IntDistribution(spec[1], spec[2])
+    return optuna.distributions.CategoricalDistribution(list(spec[1]))
+
+
+def param_importances(samples: Sequence[tuple[Mapping[str, Any], float]], space: Mapping[str, tuple],
+                      seed: int = 0) -> dict[str, float]:
+    """fANOVA importance (``optuna.importance``, normalised to sum 1) of each parameter for the
+    value, from ``samples`` of (values, objective value). ``space``: name -> ``("float", low,
+    high, log)``, ``("int", low, high)`` or ``("categorical", choices)``. Raises ValueError when
+    there are too few samples."""
+    distributions = {name: _distribution(spec) for name, spec in space.items()}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize")
+    for values, value in samples:
+        present = {k: v for k, v in values.items() if k in distributions}
+        study.add_trial(optuna.trial.create_trial(params=present, value=float(value),
+                                                  distributions={k: distributions[k] for k in present}))
+    if len(study.trials) < 2:
+        raise ValueError(f"parameter importance needs 2 or more finished trials, got {len(study.trials)}")
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))

@@ -23,7 +23,8 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """One key of a section: ``kind`` is ``int``, ``float`` or ``str`` (then ``choices``).
+    """One key of a section: ``kind`` is ``int``, ``float`` or ``str`` (one of ``choices``, or any
+    non-empty text when there are none).
 
     Numbers must be ``>= minimum`` (``> minimum`` when ``strict``); a null value is allowed when
     ``nullable`` (and is the default when ``default`` is None)."""
@@ -42,6 +43,10 @@ class Option:
                 return None
             raise OptionError(key, f"must not be null; {self.describe()}")
         if self.kind is str:
+            if not self.choices:  # any text, e.g. a folder
+                if not isinstance(value, str) or not value:
+                    raise OptionError(key, f"expected a non-empty string, got {value!r}")
+                return value
             if value not in self.choices:
                 raise OptionError(key, f"unknown {value!r}; allowed: {list(self.choices)}")
             return value
@@ -53,7 +58,7 @@ class Option:
 
     def describe(self) -> str:
         if self.kind is str:
-            return f"one of {list(self.choices)}"
+            return f"one of {list(self.choices)}" if self.choices else "a string"
         kind = "an int" if self.kind is int else "a number"
         bound = "" if self.minimum is None else f" {'>' if self.strict else '>='} {self.minimum:g}"
         return f"{kind}{bound}" + (" or null" if self.nullable or self.default is None else "")

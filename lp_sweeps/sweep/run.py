@@ -30,6 +30,8 @@ from lp_sweeps.study import (
 )
 from lp_sweeps.study.space import RandomSuggester, render_value
 from lp_sweeps.sweep.record import SweepRecord
+from lp_sweeps.sweep.replicates import rank_outcomes, run_replicates, trial_config
+from lp_sweeps.sweep.results import publish_results
 from lp_sweeps.tracking import CHECKPOINT_DIR, SweepTracker, default_tracking_uri, deliver_spooled
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
 
@@ -153,6 +155,7 @@ def _run(record: SweepRecord, study: Study, demo_dir: Optional[str], address: Op
         ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
         outcome = fit_sweep(study, context, record.storage_dir, _max_t(study, demo_dir), ended_file,
                             resume=resume, printer=printer)
+        outcome.trials += run_replicates(record, study, context, outcome, _max_t(study, demo_dir), printer)
     finally:
         disconnect()
     if all(trial.status != "ERROR" for trial in outcome.trials):
@@ -185,9 +188,8 @@ def _finish(record: SweepRecord, study: Study, demo_dir: Optional[str], outcome:
     for trial in outcome.trials:
         if trial.trial_id in children:
             tracker.close_trial(children[trial.trial_id], states[trial.trial_id],
-                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()})
-    sign = 1 if study.objective.mode == "min" else -1
-    ranked = sorted((t for t in outcome.trials if t.metric is not None and t.trial_id in children), key=lambda t: sign * t.metric)
+                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()}, ended_at=trial.end_time)
+    ranked = rank_outcomes(study, [t for t in outcome.trials if t.trial_id in children])  # by configuration
     if not ranked:
         printer("no trial reported the objective; see the Ray results folder for errors")
         return None
@@ -197,15 +199,17 @@ def _finish(record: SweepRecord, study: Study, demo_dir: Optional[str], outcome:
                 checkpoint = fetch_checkpoint_file(trial.checkpoint_dir, CHECKPOINT_FILE, downloads)
                 tracker.log_artifact(children[trial.trial_id], checkpoint, CHECKPOINT_DIR)
     tracker.apply_retention(record.parent_run_id, study.objective.metric, study.objective.mode,
-                            keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all")
+                            keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all",
+                            keep=[children[t.trial_id] for t in ranked[:KEEP_BEST_CHECKPOINTS]])
     top = ranked[0]
-    config = to_plain(compose_trial_config(study, top.params, demo_dir))
+    config = to_plain(trial_config(study, top.params, top.replicate, demo_dir))
     best = {"trial_id": top.trial_id, "run_id": children[top.trial_id], "metric": study.objective.metric,
-            "value": top.metric, "params": top.params, "config": config}
+            "value": top.metric, "params": top.params, "config": config, "replicate": top.replicate}
     if top.checkpoint_dir:
         best["model_version"] = tracker.register_best_model(children[top.trial_id], f"{CHECKPOINT_DIR}/{CHECKPOINT_FILE}",
                                                             study.name)
     tracker.finish_sweep(record.parent_run_id, best)
+    publish_results(record, study, demo_dir, printer)  # ensembles, pictures, description, report
     printer(f"best trial {top.trial_id}: {study.objective.metric} = {top.metric:.4f} ({render_value(top.params)})")
     printer(f"open the MLflow UI: lp-sweep ui --project-dir {record.project_dir}")
     return {k: v for k, v in best.items() if k != "config"}

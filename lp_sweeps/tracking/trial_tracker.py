@@ -7,6 +7,7 @@ server is away, and a later tracker of the same trial (a retry, a resume, or the
 of the sweep: :func:`deliver_spooled`) first sends what an earlier one left unsent.
 """
 
+import dataclasses
 import logging
 import os
 import time
@@ -14,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional, SupportsFloat
 
-from lp_sweeps.tracking.mlflow_client import MetricValue, RunRecord, TrackingStore, is_transient_error
+from lp_sweeps.tracking.mlflow_client import DatasetRecord, MetricValue, RunRecord, TrackingStore, is_transient_error
 from lp_sweeps.tracking.naming import (
     TAG_PARENT_RUN_ID, TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, TAG_TRIAL_NAME, Seconds, finite_metrics, params_to_log,
     provenance_tags, quoted, string_params, string_tags,
@@ -93,6 +94,8 @@ class _RunWriter:
             self.store.log(run_id, tags=record["tags"])
         elif op == "artifact":
             self._send_artifact(run_id, Path(record["local_path"]), record["artifact_path"], bool(record["staged"]))
+        elif op == "dataset":
+            self.store.log_dataset(run_id, DatasetRecord(**record["dataset"]))
         elif op == "status" and record["status"] == "RUNNING":
             self.store.mark_running(run_id)
         elif op == "status":
@@ -139,6 +142,7 @@ class TrialTracker:
         self._sender = BufferedSender(spool, self._writer.send, is_transient_error, tracking_uri, patience_s,
                                       initial_backoff_s, max_backoff_s)
         self._state = "new"
+        self._monitor: Any = None
 
     @property
     def run_id(self) -> Optional[str]:
@@ -208,6 +212,23 @@ class TrialTracker:
         folder = None if str(posix.parent) == "." else str(posix.parent)
         self._submit({"op": "artifact", "local_path": str(staged), "artifact_path": folder, "staged": True})
 
+    def log_dataset(self, dataset: DatasetRecord) -> None:
+        """A dataset input of the run (MLflow's Datasets column), e.g. the labeled frames."""
+        self._submit({"op": "dataset", "dataset": dataclasses.asdict(dataset)})
+
+    def monitor_system(self, interval_s: Seconds) -> bool:
+        """Records this machine's CPU, memory (and GPU) use as ``system/*`` metrics of the run every
+        ``interval_s`` until :meth:`end`. False (nothing recorded) while the server has not answered."""
+        self._require_started()
+        if self.run_id is None or self._monitor is not None:
+            return False
+        try:
+            self._monitor = self._writer.store.start_system_metrics(self.run_id, float(interval_s))
+        except Exception as exc:  # a missing psutil, say: the trial goes on without
+            logger.warning(f"trial {self.trial_id}: no system metrics: {exc}")
+            return False
+        return True
+
     def flush(self, timeout: Optional[Seconds] = None) -> None:
         """Blocks until every buffered record is sent; :class:`TrackingFlushError` after the timeout."""
         self._sender.flush(self.patience_s if timeout is None else timeout)
@@ -220,6 +241,8 @@ class TrialTracker:
         if self._state != "started":
             raise RuntimeError(f"tracker of trial {self.trial_id!r}: end() needs a started, not yet ended tracker")
         self._state = "ended"
+        if self._monitor is not None:
+            self._monitor.finish()  # its last samples, then the run's end time
         self._sender.submit({"op": "status", "status": status, "end_time": int(time.time() * 1000)})
         try:
             self._sender.flush(self.patience_s if timeout is None else timeout)

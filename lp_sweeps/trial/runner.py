@@ -10,21 +10,27 @@ scheduler.
 import logging
 import math
 import os
+import shutil
 import tempfile
 import time
-from typing import Optional
+from typing import Any, Optional
 
 import lightning.pytorch as pl
 from omegaconf import OmegaConf
 
 from lightning_pose.train import train
 from lp_sweeps.staging import default_stage_root, stage_data
-from lp_sweeps.study import Study, compose_trial_config
+from lp_sweeps.study import METRICS, Study, compose_trial_config
+from lp_sweeps.study.labels import replicate_name, trial_group, trial_name
+from lp_sweeps.study.metrics import EPOCH
 from lp_sweeps.study.space import clean_param_names
-from lp_sweeps.tracking import TrackingFlushError, TrialTracker
+from lp_sweeps.tracking import TAG_GROUP, TAG_SAMPLED_KEYS, TAG_SEED, TrackingFlushError, TrialTracker
 from lp_sweeps.trial.context import (
-    CHECKPOINT_FILE, TAG_NODE_IP, TAG_WORLD_SIZE, TrialContext, TrialReporter, WorkerPlacement,
+    CHECKPOINT_FILE, TAG_NODE_IP, TAG_REPLICATE_OF, TAG_WORLD_SIZE, Replicate, TrialContext, TrialReporter,
+    WorkerPlacement,
 )
+from lp_sweeps.trial.evaluation import evaluate_trial
+from lp_sweeps.trial.inputs import apply_seed, labeled_dataset, non_default_values
 
 __all__ = ["EpochReporter", "Stopwatch", "epoch_metrics", "run_trial"]
 
@@ -32,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 TRACKED_PREFIXES = ("val_", "train_", "lr-", "total_", "epoch")
 FLUSH_TIMEOUT_S = 5.0  # per report; while the server is away the spool keeps the rest
+SYSTEM_METRICS_INTERVAL_S = 5.0  # CPU, memory (GPU) samples of a trial's machine, as system/* metrics
 
 
 class Stopwatch:
@@ -50,7 +57,11 @@ class Stopwatch:
 
 class EpochReporter(pl.Callback):
     """After each validation epoch: log metrics to MLflow (rank 0), save a checkpoint, report to the
-    scheduler. Under DDP the validation metrics are already reduced across processes."""
+    scheduler. Under DDP the validation metrics are already reduced across processes.
+
+    The last epoch's report is held back (:attr:`pending`) until :meth:`report_final`, so that it
+    carries what the trial measures after training (the video stage) and a scheduler that stops
+    trials at their last report cannot cut that short."""
 
     def __init__(self, reporter: TrialReporter, tracker: Optional[TrialTracker], metric: str, started: float,
                  tracking_time: Stopwatch) -> None:
@@ -61,6 +72,8 @@ class EpochReporter(pl.Callback):
         self.started = started
         self.tracking_time = tracking_time
         self.first_step_time: Optional[float] = None
+        self.pending: Optional[tuple[dict[str, float], Optional[str], str]] = None  # metrics, checkpoint, folder
+        self.last_step = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if self.first_step_time is None:
@@ -83,17 +96,32 @@ class EpochReporter(pl.Callback):
             return
         metrics = epoch_metrics(trainer.callback_metrics)
         metrics["epoch"] = float(trainer.current_epoch)
+        self.last_step = trainer.current_epoch
         self._log(metrics, trainer.current_epoch)
         if self.metric not in metrics:  # the same on every rank: the objective is synced
             logger.warning(f"objective {self.metric!r} was not logged this epoch; have: {sorted(metrics)}")
             return
-        with tempfile.TemporaryDirectory(prefix="lp-trial-ckpt-") as folder:
-            trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
-            diagnostics = {
-                "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
-                "lp_tracking_s": self.tracking_time.seconds,
-            }
-            self.reporter.report({**metrics, **diagnostics}, folder if trainer.is_global_zero else None)
+        folder = tempfile.mkdtemp(prefix="lp-trial-ckpt-")
+        trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
+        diagnostics = {
+            "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
+            "lp_tracking_s": self.tracking_time.seconds,
+        }
+        self.pending = ({**metrics, **diagnostics}, folder if trainer.is_global_zero else None, folder)
+        interval = trainer.check_val_every_n_epoch or 1
+        if not (trainer.should_stop or trainer.current_epoch + interval >= trainer.max_epochs):
+            self.report_final({})
+
+    def report_final(self, extra: dict[str, float]) -> None:
+        """Sends the held report with ``extra`` metrics added (nothing when none is held)."""
+        if self.pending is None:
+            return
+        metrics, checkpoint_dir, folder = self.pending
+        self.pending = None
+        try:
+            self.reporter.report({**metrics, **extra}, checkpoint_dir)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def epoch_metrics(callback_metrics: dict) -> dict[str, float]:
@@ -104,50 +132,95 @@ def epoch_metrics(callback_metrics: dict) -> dict[str, float]:
     }
 
 
-def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict, cfg, world_size: int) -> TrialTracker:
+def _run_name(trial_id: str, sampled: dict, replicate: Optional[Replicate], number: Optional[int]) -> str:
+    if replicate is None:
+        return trial_name(trial_id, sampled, number)
+    return replicate_name(replicate.group, replicate.seed, sampled)
+
+
+def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict, cfg, world_size: int,
+                  replicate: Optional[Replicate], number: Optional[int]) -> TrialTracker:
     tracker = TrialTracker(
         context.tracking_uri, context.parent_run_id, context.experiment_id,
-        reporter.trial_id, reporter.trial_name, context.sweep_name, spool_dir=context.spool_dir,
+        reporter.trial_id, _run_name(reporter.trial_id, sampled, replicate, number), context.sweep_name,
+        spool_dir=context.spool_dir,
     )
     tracker.start()
-    tracker.set_tags({TAG_NODE_IP: reporter.node_ip, TAG_WORLD_SIZE: world_size})
-    tracker.log_params(clean_param_names(sampled))
+    tags: dict[str, Any] = {TAG_NODE_IP: reporter.node_ip, TAG_WORLD_SIZE: world_size,
+                            TAG_SAMPLED_KEYS: ", ".join(sampled)}
+    if replicate is None:
+        tags[TAG_GROUP] = trial_group(reporter.trial_id, number)
+    else:
+        tags.update({TAG_GROUP: replicate.group, TAG_SEED: replicate.seed, TAG_REPLICATE_OF: replicate.source_trial_id})
+    tracker.set_tags(tags)
+    tracker.log_params({**non_default_values(cfg), **clean_param_names(sampled)})
+    tracker.log_dataset(labeled_dataset(cfg))
     tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    tracker.monitor_system(SYSTEM_METRICS_INTERVAL_S)
     return tracker
 
 
+def epoch_objective(study: Study) -> str:
+    """The metric every epoch's report must carry: the objective, or for an objective measured
+    after training (the video stage), the validation pixel error (checkpoints are ranked by it)."""
+    metric = study.objective.metric
+    return metric if METRICS[metric].stage == EPOCH else "val_pixel_error"
+
+
+def _evaluate(cfg, result, study: Study, tracker: Optional[TrialTracker], step: int) -> dict[str, float]:
+    """Rank 0: the trial's evaluation (labeled frames, video stage), logged to the trial's run."""
+    evaluation = evaluate_trial(cfg, result, study.video)
+    if tracker is not None:
+        tracker.log_metrics(evaluation.metrics, step=step)
+        for folder, artifact_path in evaluation.artifacts:
+            tracker.log_artifact(folder, artifact_path)
+    return evaluation.metrics
+
+
 def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str,
-              placement: WorkerPlacement = WorkerPlacement()) -> None:
+              placement: WorkerPlacement = WorkerPlacement(), replicate: Optional[Replicate] = None,
+              number: Optional[int] = None) -> None:
     """Train one trial to the end (or until the scheduler stops it), as one of
-    ``placement.world_size`` processes. Only rank 0 opens the trial's MLflow run.
+    ``placement.world_size`` processes, then (rank 0) evaluate it (:mod:`.evaluation`). Only rank 0
+    opens the trial's MLflow run, named after the trial's ``number`` in the sweep and its values. A
+    ``replicate`` trains with its own seeds.
 
     The study's batch sizes are per trial: with N processes each takes ``ceil(batch / N)``
     labeled frames and its share of the unlabeled frames (``training.num_gpus`` = N).
     Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
-    first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far)."""
+    first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far); the last
+    one also the evaluation's metrics."""
     started = time.perf_counter()
     cfg = compose_trial_config(study, sampled, context.demo_dir)
+    apply_seed(cfg, replicate)
     if placement.world_size > 1:
         cfg.training.num_gpus = placement.world_size
     tracking_time = Stopwatch()
     tracker = None
     if placement.rank == 0:
         with tracking_time:
-            tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size)
+            tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size, replicate, number)
     cache_dir = context.cache_dir
     if context.stage_data:  # after the config went to MLflow: the run shows the data's real home
         cfg.data.data_dir = str(stage_data(cfg.data.data_dir))
         cache_dir = str(default_stage_root() / "decoded_frames")
     resume = reporter.resume_checkpoint()
-    callback = EpochReporter(reporter, tracker, study.objective.metric, started, tracking_time)
+    callback = EpochReporter(reporter, tracker, epoch_objective(study), started, tracking_time)
     status = "FAILED"
     try:
-        train(
+        result = train(
             cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback],
             cache_dir=cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
         )
+        extra = _evaluate(cfg, result, study, tracker, callback.last_step) if placement.rank == 0 else {}
         status = "FINISHED"
+        if tracker is not None:  # before the last report, after which the scheduler may stop the trial
+            tracker.end(status)
+            tracker = None
+        callback.report_final(extra)
     finally:
         # a trial stopped by the scheduler ends here through an exception from report()
+        if callback.pending is not None:
+            shutil.rmtree(callback.pending[2], ignore_errors=True)
         if tracker is not None:
             tracker.end(status if status == "FINISHED" else "KILLED")
