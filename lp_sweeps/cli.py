@@ -23,7 +23,7 @@ from pathlib import Path
 from lightning_pose.config import ConfigError
 from lp_sweeps import sweep
 from lp_sweeps.study import StudyError, load_study
-from lp_sweeps.tracking import default_tracking_uri, start_ui, stop_ui, wait_until_healthy
+from lp_sweeps.tracking import default_tracking_uri, experiment_runs_url, start_ui, stop_ui, wait_until_healthy
 
 __all__ = ["main"]
 
@@ -110,8 +110,11 @@ def _ui(args: argparse.Namespace) -> int:
     # SIGTERM (e.g. a job scheduler) stops the server too, like Ctrl-C
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        wait_until_healthy(f"http://127.0.0.1:{args.port}", timeout=120, process=process)
-        print(f"MLflow UI ready at http://127.0.0.1:{args.port} (Ctrl-C to stop)")
+        base = f"http://127.0.0.1:{args.port}"
+        wait_until_healthy(base, timeout=120, process=process)
+        print(f"MLflow UI ready at {base} (Ctrl-C to stop)")
+        for sweep_name, experiment_id in sweep.experiments(project):
+            print(f"  runs of {sweep_name}: {experiment_runs_url(base, experiment_id)}", flush=True)
         process.wait()
     except KeyboardInterrupt:
         pass

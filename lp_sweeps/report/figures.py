@@ -17,7 +17,7 @@ __all__ = [
     "parallel_coordinates_figure", "pareto_figure", "pareto_front",
 ]
 
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 50, "b": 50}, "height": 420}
+_LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 30, "t": 30, "b": 50}, "height": 420}
 
 
 def _fmt(value: Optional[float]) -> str:
@@ -37,11 +37,14 @@ def leaderboard_figure(results: SweepResults, ensemble_columns: Sequence[str]) -
     }
     for column in ensemble_columns:
         cells[column] = [_fmt(results.ensembles.get(r.group, {}).get(column)) for r in rows]
+    widths = [0.5, 3.2, 0.6, 1.6, 1.0] + [1.2] * len(ensemble_columns)
     figure = go.Figure(go.Table(
-        header={"values": list(cells), "fill_color": "#2a3f5f", "font": {"color": "white"}, "align": "left"},
-        cells={"values": list(cells.values()), "align": "left", "height": 24},
+        columnwidth=widths,
+        header={"values": list(cells), "fill_color": "#2a3f5f", "font": {"color": "white"}, "align": "left",
+                "height": 40},
+        cells={"values": list(cells.values()), "align": "left", "height": 28},
     ))
-    figure.update_layout(title=f"Leaderboard ({results.mode} {results.metric})", **{**_LAYOUT, "height": 120 + 26 * len(rows)})
+    figure.update_layout(**{**_LAYOUT, "margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "height": 80 + 34 * len(rows)})
     return figure
 
 
@@ -75,7 +78,7 @@ def parallel_coordinates_figure(results: SweepResults, parameters: Sequence[Para
         dimensions=dimensions,
         line={"color": objective, "colorscale": "Viridis", "reversescale": results.mode == "min", "showscale": True},
     ))
-    figure.update_layout(title="Parameters against the objective", **_LAYOUT)
+    figure.update_layout(**{**_LAYOUT, "margin": {"l": 80, "r": 60, "t": 70, "b": 40}})
     return figure
 
 
@@ -106,8 +109,7 @@ def importance_figure(results: SweepResults, parameters: Sequence[Parameter]) ->
     names = sorted(importances, key=importances.get)
     figure = go.Figure(go.Bar(x=[importances[n] for n in names], y=[_short(n) for n in names], orientation="h",
                               marker_color="#636efa"))
-    figure.update_layout(title=f"Parameter importance for {results.metric}", xaxis_title="importance (sums to 1)",
-                         **_LAYOUT)
+    figure.update_layout(xaxis_title=f"importance for {results.metric} (sums to 1)", **_LAYOUT)
     return figure, note
 
 
@@ -126,8 +128,7 @@ def learning_curves_figure(results: SweepResults) -> go.Figure:
             figure.add_trace(go.Scatter(x=[epochs[-1]], y=[values[-1]], mode="markers", showlegend=False,
                                         marker={"symbol": "x", "size": 11, "color": "black"},
                                         hovertext=f"{run.name}: stopped early", hoverinfo="text"))
-    figure.update_layout(title="Learning curves (dashed, x: stopped early)", xaxis_title="epoch",
-                         yaxis_title=CURVE_METRIC, **{**_LAYOUT, "height": 480})
+    figure.update_layout(xaxis_title="epoch", yaxis_title=CURVE_METRIC, **{**_LAYOUT, "height": 480})
     return figure
 
 
@@ -138,8 +139,7 @@ def keypoint_error_figure(tables: dict[str, pd.DataFrame], split: str = "validat
         row = table.loc[split] if split in table.index else table.iloc[0]
         keypoints = [c for c in table.columns if c != "mean"]
         figure.add_trace(go.Bar(x=keypoints, y=[row[k] for k in keypoints], name=f"{name} (mean {row['mean']:.2f})"))
-    figure.update_layout(title=f"Pixel error per keypoint ({split} frames) of the best runs", barmode="group",
-                         yaxis_title="pixels", **_LAYOUT)
+    figure.update_layout(barmode="group", yaxis_title=f"pixels ({split} frames)", **_LAYOUT)
     return figure
 
 
@@ -163,6 +163,5 @@ def pareto_figure(results: SweepResults) -> go.Figure:
         go.Scatter(x=[points[i][0] for i in front], y=[points[i][1] for i in front], mode="lines+markers",
                    name="Pareto front", text=[runs[i].name for i in front], marker={"color": "#ef553b", "size": 11}),
     ])
-    figure.update_layout(title=f"Pareto front: {first} ({mode_a}) vs {second} ({mode_b})", xaxis_title=first,
-                         yaxis_title=second, **_LAYOUT)
+    figure.update_layout(xaxis_title=f"{first} ({mode_a})", yaxis_title=f"{second} ({mode_b})", **_LAYOUT)
     return figure

@@ -18,7 +18,7 @@ from lp_sweeps.trial.evaluation import ground_truth_file, keypoint_xy, read_keyp
 __all__ = ["keypoint_names", "labeled_frames_png", "video_frames_png"]
 
 TILE_WIDTH = 320
-PREDICTION = (236, 64, 200)  # magenta dots: the model
+PREDICTION = (255, 32, 32)  # red dots: the model
 TRUTH = (40, 220, 90)  # green rings: labels / ground truth
 _SPLIT_ORDER = ("validation", "test", "train")
 
@@ -40,7 +40,7 @@ def _draw(image: Image.Image, predicted: np.ndarray, truth: Optional[np.ndarray]
                 pen.line((tx, ty, *(predicted[k] * scale)), fill=TRUTH, width=1)
         if np.isfinite(predicted[k]).all():
             px, py = predicted[k] * scale
-            pen.ellipse((px - radius, py - radius, px + radius, py + radius), fill=PREDICTION)
+            pen.ellipse((px - radius, py - radius, px + radius, py + radius), fill=PREDICTION, outline=(255, 255, 255))
     pen.rectangle((0, 0, tile.width, 14), fill=(0, 0, 0))
     pen.text((3, 1), caption, fill=(255, 255, 255))
     return tile

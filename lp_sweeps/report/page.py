@@ -90,12 +90,15 @@ def _plots(results: SweepResults, study: Study, tables: dict[str, pd.DataFrame])
         _section("Parameters against the objective",
                  _figure_html(parallel_coordinates_figure(results, study.parameters), "plot-parallel")),
         _section("Parameter importance", _figure_html(importance, "plot-importance"), importance_note),
-        _section("Learning curves", _figure_html(learning_curves_figure(results), "plot-curves")),
+        _section("Learning curves", _figure_html(learning_curves_figure(results), "plot-curves"),
+                 "Dashed, ending in an x: runs the scheduler stopped early."),
     ]
     if tables:
-        sections.append(_section("Pixel error per keypoint", _figure_html(keypoint_error_figure(tables), "plot-keypoints")))
+        sections.append(_section("Pixel error per keypoint of the best runs",
+                                 _figure_html(keypoint_error_figure(tables), "plot-keypoints")))
     if len(results.objectives) >= 2:
-        sections.append(_section("Pareto front", _figure_html(pareto_figure(results), "plot-pareto")))
+        sections.append(_section("Pareto front", _figure_html(pareto_figure(results), "plot-pareto"),
+                                 "Red: the runs no other run beats on both objectives."))
     return sections
 
 
@@ -109,7 +112,7 @@ def render_page(results: SweepResults, study: Study, tables: dict[str, pd.DataFr
               f"objective: {html.escape(objectives)} · written {datetime.datetime.now():%Y-%m-%d %H:%M}</p>")
     sections = _plots(results, study, tables)
     if pictures is not None:
-        body = (f"<h3>Labeled frames (green rings: labels, magenta dots: predictions)</h3>"
+        body = (f"<h3>Labeled frames (green rings: labels, red dots: predictions)</h3>"
                 f"{_image(pictures.labeled, 'labeled frames')}"
                 f"<h3>Video frames (green rings: ground truth where the video has it)</h3>{_image(pictures.video, 'video frames')}")
         sections.append(_section(f"Predictions of the best run: {pictures.run_name}", body))

@@ -62,7 +62,7 @@ def _describe(key: str, value: Any) -> str:
     if isinstance(value, (list, tuple)):
         if all(isinstance(v, str) for v in value):
             return "+".join(value) if value else "none"
-        numbers = sorted({_number(v) for v in value if isinstance(v, (int, float))})
+        numbers = [_number(v) for v in sorted({v for v in value if isinstance(v, (int, float))})]
         return f"{_abbreviation(key)}[{','.join(numbers[:3])}{',..' if len(numbers) > 3 else ''}]"
     return f"{_abbreviation(key)}{_number(value)}"
 

@@ -16,7 +16,7 @@ from lp_sweeps.sweep.results import report_path
 from lp_sweeps.sweep.run import DEFAULT_PROJECT_DIR, demo_folder
 from lp_sweeps.tracking import search_children
 
-__all__ = ["best", "report", "status"]
+__all__ = ["best", "experiments", "report", "status"]
 
 
 def status(project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR, sweep_name: Optional[str] = None) -> list[dict]:
@@ -30,6 +30,13 @@ def status(project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR, sweep_name: Opt
         return rows
     record = SweepRecord.load(project, sweep_name)
     return search_children(record.tracking_uri, record.parent_run_id)
+
+
+def experiments(project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR) -> list[tuple[str, str]]:
+    """(sweep name, MLflow experiment id) of each sweep in the project, oldest first."""
+    project = Path(project_dir).resolve()
+    records = [SweepRecord.load(project, path.parent.name) for path in (project / "sweeps").glob("*/sweep.json")]
+    return [(r.sweep_name, r.experiment_id) for r in sorted(records, key=lambda r: r.created)]
 
 
 def best(sweep_name: str, project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,

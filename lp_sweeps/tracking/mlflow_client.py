@@ -158,8 +158,10 @@ class TrackingStore:
     def run(self, run_id: str) -> RunRecord:
         return _record(self._client.get_run(run_id))
 
-    def create_run(self, experiment_id: str, name: str, tags: Mapping[str, str]) -> RunRecord:
-        return _record(self._client.create_run(experiment_id, tags=dict(tags), run_name=name))
+    def create_run(self, experiment_id: str, name: str, tags: Mapping[str, str],
+                   start_time: Optional[int] = None) -> RunRecord:
+        """A new run; ``start_time`` (ms since the epoch) defaults to now."""
+        return _record(self._client.create_run(experiment_id, start_time=start_time, tags=dict(tags), run_name=name))
 
     def log(self, run_id: str, metrics: Sequence[MetricValue] = (), params: Optional[Mapping[str, str]] = None,
             tags: Optional[Mapping[str, str]] = None) -> None:

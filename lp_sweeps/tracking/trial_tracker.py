@@ -50,6 +50,7 @@ class _RunWriter:
         self.run: Optional[RunRecord] = None
         self.setup_error: Optional[TrackingSetupError] = None
         self._known_params: dict[str, str] = {}
+        self.started_at: Optional[float] = None  # when the trial began (seconds since the epoch); None: now
 
     def ensure_run(self) -> str:
         if self.run is not None:
@@ -78,7 +79,8 @@ class _RunWriter:
             return existing[0]
         identity = {TAG_PARENT_RUN_ID: self.parent_run_id, TAG_TRIAL_ID: self.trial_id,
                     TAG_SWEEP_NAME: self.sweep_name, TAG_ROLE: "trial"}
-        return self.store.create_run(self.experiment_id, self.trial_name, identity)
+        start = None if self.started_at is None else int(self.started_at * 1000)
+        return self.store.create_run(self.experiment_id, self.trial_name, identity, start_time=start)
 
     def send(self, record: dict[str, Any]) -> None:
         run_id = self.ensure_run()
@@ -118,7 +120,8 @@ class TrialTracker:
     With ``background=True`` writes return at once; with ``background=False`` each write waits up
     to ``patience_s`` for delivery. MLflow's own HTTP retries are shortened through
     ``MLFLOW_HTTP_REQUEST_*`` environment defaults (process-wide, only where the user has not set
-    them), because the buffer retries for longer.
+    them), because the buffer retries for longer. A new run starts at ``started_at`` (seconds since
+    the epoch: when the trial began), else when the server first answers.
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class TrialTracker:
         sweep_name: str, *, spool_dir: Optional[str | Path] = None, background: bool = True,
         patience_s: Seconds = 120.0, initial_backoff_s: Seconds = 0.5, max_backoff_s: Seconds = 10.0,
         start_timeout_s: Seconds = 10.0, http_max_retries: int = 1, http_timeout_s: Seconds = 30.0,
+        started_at: Optional[float] = None,
     ) -> None:
         for name, value in (("parent_run_id", parent_run_id), ("experiment_id", experiment_id), ("trial_id", trial_id)):
             if not value:
@@ -137,6 +141,7 @@ class TrialTracker:
         self.background, self.patience_s, self.start_timeout_s = background, patience_s, start_timeout_s
         self._writer = _RunWriter(TrackingStore(tracking_uri), parent_run_id, experiment_id, trial_id,
                                   self.trial_name, sweep_name)
+        self._writer.started_at = started_at
         spool = Spool(Path(spool_dir) if spool_dir is not None else default_spool_dir(),
                       spool_key(sweep_name, parent_run_id, trial_id))
         self._sender = BufferedSender(spool, self._writer.send, is_transient_error, tracking_uri, patience_s,

@@ -139,11 +139,11 @@ def _run_name(trial_id: str, sampled: dict, replicate: Optional[Replicate], numb
 
 
 def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict, cfg, world_size: int,
-                  replicate: Optional[Replicate], number: Optional[int]) -> TrialTracker:
+                  replicate: Optional[Replicate], number: Optional[int], started_at: float) -> TrialTracker:
     tracker = TrialTracker(
         context.tracking_uri, context.parent_run_id, context.experiment_id,
         reporter.trial_id, _run_name(reporter.trial_id, sampled, replicate, number), context.sweep_name,
-        spool_dir=context.spool_dir,
+        spool_dir=context.spool_dir, started_at=started_at,
     )
     tracker.start()
     tags: dict[str, Any] = {TAG_NODE_IP: reporter.node_ip, TAG_WORLD_SIZE: world_size,
@@ -190,7 +190,7 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
     first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far); the last
     one also the evaluation's metrics."""
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     cfg = compose_trial_config(study, sampled, context.demo_dir)
     apply_seed(cfg, replicate)
     if placement.world_size > 1:
@@ -199,7 +199,8 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     tracker = None
     if placement.rank == 0:
         with tracking_time:
-            tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size, replicate, number)
+            tracker = _open_tracker(context, reporter, sampled, cfg, placement.world_size, replicate, number,
+                                    started_at)
     cache_dir = context.cache_dir
     if context.stage_data:  # after the config went to MLflow: the run shows the data's real home
         cfg.data.data_dir = str(stage_data(cfg.data.data_dir))
