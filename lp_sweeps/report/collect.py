@@ -109,12 +109,13 @@ def _summary(store: TrackingStore, run, objectives: Sequence[tuple[str, str]]) -
 
 def collect(record: SweepRef, study: Study, objectives: Optional[Sequence[str]] = None) -> SweepResults:
     """The sweep ``record`` as MLflow holds it; ``objectives`` (metric names) default to the study's."""
-    chosen = [(m, METRICS[m].mode) for m in objectives] if objectives else [(study.objective.metric, study.objective.mode)]
+    chosen = [(m, METRICS[m].mode) for m in objectives or [study.objective.metric]]
     store = TrackingStore(record.tracking_uri)
     children = store.search(record.experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{record.parent_run_id}'")
     trials = [run for run in children if run.tags.get(TAG_ROLE) == "trial"]
     runs = [_summary(store, run, chosen) for run in trials]
-    ensembles = {run.tags.get(TAG_GROUP, ""): dict(run.metrics) for run in children if run.tags.get(TAG_ROLE) == "ensemble"}
+    ensembles = {run.tags.get(TAG_GROUP, ""): dict(run.metrics)
+                 for run in children if run.tags.get(TAG_ROLE) == "ensemble"}
     entries = [Entry(r.trial_id, r.name, r.group, r.values.get(chosen[0][0]), r.params, r.seed, r.run_id) for r in runs]
     counts: dict[str, int] = {}
     for r in runs:

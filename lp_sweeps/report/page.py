@@ -71,7 +71,8 @@ def _figure_html(figure: go.Figure, div_id: str) -> str:
 
 
 def _section(title: str, body: str, note: str = "") -> str:
-    return f"<section><h2>{html.escape(title)}</h2>{body}" + (f'<p class="note">{html.escape(note)}</p>' if note else "") + "</section>"
+    remark = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return f"<section><h2>{html.escape(title)}</h2>{body}{remark}</section>"
 
 
 def _image(png: Optional[bytes], alt: str) -> str:
@@ -114,7 +115,8 @@ def render_page(results: SweepResults, study: Study, tables: dict[str, pd.DataFr
     if pictures is not None:
         body = (f"<h3>Labeled frames (green rings: labels, red dots: predictions)</h3>"
                 f"{_image(pictures.labeled, 'labeled frames')}"
-                f"<h3>Video frames (green rings: ground truth where the video has it)</h3>{_image(pictures.video, 'video frames')}")
+                "<h3>Video frames (green rings: ground truth where the video has it)</h3>"
+                f"{_image(pictures.video, 'video frames')}")
         sections.append(_section(f"Predictions of the best run: {pictures.run_name}", body))
     page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(results.sweep_name)}</title>"
             f"<style>{_STYLE}</style><script type='text/javascript'>{plotly.offline.get_plotlyjs()}</script></head>"

@@ -17,11 +17,22 @@ from lp_sweeps.sweep.record import SweepRecord
 from lp_sweeps.tracking import SweepTracker, TrackingStore
 from lp_sweeps.trial.evaluation import LABELED_ARTIFACTS, read_keypoint_table, video_files_by_stem
 
-__all__ = ["PICTURED_RUNS", "publish_results", "report_path", "summary_metrics"]
+__all__ = ["PICTURED_RUNS", "publish_results", "report_path", "results_plan", "summary_metrics"]
 
 logger = logging.getLogger(__name__)
 
 PICTURED_RUNS = 3  # the best runs get a picture of their predictions on labeled frames
+
+
+def results_plan(study: Study) -> str:
+    """What the sweep does besides the search: the video stage, replicates, ensembles (for --dry-run)."""
+    video, reps = study.video, study.replicates
+    stage = f"video stage: {video.frames_per_video} frames per video" if video.enabled else "no video stage"
+    if not reps.enabled:
+        return f"after training: {stage}; no replicates"
+    ensemble = "" if reps.ensemble == "none" else f", fused with {reps.ensemble}"
+    return (f"after training: {stage}; then the best {reps.top_k} configurations again with {reps.seeds} seeds "
+            f"each ({reps.top_k * reps.seeds} more trials{ensemble})")
 
 
 def report_path(record: SweepRecord) -> Path:

@@ -31,7 +31,7 @@ from lp_sweeps.study import (
 from lp_sweeps.study.space import RandomSuggester, render_value
 from lp_sweeps.sweep.record import SweepRecord
 from lp_sweeps.sweep.replicates import rank_outcomes, run_replicates, trial_config
-from lp_sweeps.sweep.results import publish_results
+from lp_sweeps.sweep.results import publish_results, results_plan
 from lp_sweeps.tracking import CHECKPOINT_DIR, SweepTracker, default_tracking_uri, deliver_spooled
 from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext
 
@@ -59,6 +59,7 @@ def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None
         printer(f"resources per trial: {resources.workers} DDP workers x ({resources.cpus} CPU, {resources.gpus} GPU) "
                 f"+ a {DRIVER_CPUS}-CPU driver; batch sizes are split across the workers")
     printer(f"objective: {study.objective.mode} {study.objective.metric}; up to {_max_t(study, demo_dir)} reports per trial")
+    printer(results_plan(study))
     for i in range(2):
         sampled = sample_parameters(study, RandomSuggester(seed=i))
         cfg = compose_trial_config(study, sampled, demo_dir)

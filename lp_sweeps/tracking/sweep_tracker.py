@@ -129,7 +129,8 @@ class SweepTracker:
             epoch = int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("epoch", 0))
             model_id, uri = self._store.log_tracker_model(
                 run_id, "tracker", {CHECKPOINT_ARTIFACT: str(checkpoint), CONFIG_ARTIFACT: str(config)}, step=epoch,
-                requirements=MODEL_REQUIREMENTS, tags={"lp_sweeps.checkpoint": artifact_path, "lp_sweeps.epoch": str(epoch)},
+                requirements=MODEL_REQUIREMENTS,
+                tags={"lp_sweeps.checkpoint": artifact_path, "lp_sweeps.epoch": str(epoch)},
             )
         version = self._store.register_version(model_name, uri, run_id, model_id=model_id)
         self._store.set_alias(model_name, alias, version)

@@ -40,12 +40,13 @@ def test_report_renders_every_plot_offline_without_errors(replicated_sweep, tmp_
     html = output.read_text()
     # self-contained: plotly.js inlined, pictures embedded, no element that loads anything
     assert not re.search(r"""<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=""", html.replace('src="data:image', ""))
-    assert html.count('src="data:image/png;base64,') == 2
+    assert len(re.findall(r'<img alt="[^"]+" src="data:image/png;base64,', html)) == 2  # the two pictures
     with Browser(1280, 1000) as browser:
         browser.open(output.as_uri())
         rendered = browser.wait_for(
-            "Array.from(document.querySelectorAll('.plotly-graph-div')).every(d => d.querySelector('svg, canvas'))"
-            " && document.querySelectorAll('.plotly-graph-div').length", timeout=60)
+            "document.readyState === 'complete' && Array.from(document.querySelectorAll('.plotly-graph-div'))"
+            ".every(d => d.querySelector('svg, canvas')) && document.querySelectorAll('.plotly-graph-div').length",
+            timeout=60)
         browser.settle(2.0)
         ids = browser.evaluate("Array.from(document.querySelectorAll('.plotly-graph-div')).map(d => d.id)")
         text = browser.evaluate("document.body.innerText")
@@ -53,6 +54,6 @@ def test_report_renders_every_plot_offline_without_errors(replicated_sweep, tmp_
         assert browser.errors == []
         fetched = [url for url in browser.requests if not url.startswith(("data:", output.as_uri()))]
         assert browser.requests[0] == output.as_uri() and fetched == []  # nothing fetched when viewed
-    assert rendered == len(PLOTS) and sorted(ids) == sorted(PLOTS)
+    assert rendered == len(PLOTS) and sorted(ids) == sorted(PLOTS), (rendered, ids)
     assert shot.stat().st_size > 50_000
     assert "±" in text and "Pareto front" in text and "Predictions of the best run" in text
