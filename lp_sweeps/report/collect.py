@@ -116,7 +116,9 @@ def collect(record: SweepRef, study: Study, objectives: Optional[Sequence[str]] 
     runs = [_summary(store, run, chosen) for run in trials]
     ensembles = {run.tags.get(TAG_GROUP, ""): dict(run.metrics)
                  for run in children if run.tags.get(TAG_ROLE) == "ensemble"}
-    entries = [Entry(r.trial_id, r.name, r.group, r.values.get(chosen[0][0]), r.params, r.seed, r.run_id) for r in runs]
+    # a replicate counts once it finished (one cut short by an interrupted sweep is trained again on resume)
+    entries = [Entry(r.trial_id, r.name, r.group, r.values.get(chosen[0][0]), r.params, r.seed, r.run_id)
+               for r in runs if r.seed is None or r.status == "FINISHED"]
     counts: dict[str, int] = {}
     for r in runs:
         state = "STOPPED_EARLY" if r.stopped_early else r.status
