@@ -15,7 +15,6 @@ from lightning_pose.data.datamodules import BaseDataModule
 from lightning_pose.data.factory import build_data_module, get_dataset, get_imgaug_transform, is_context_model
 from lightning_pose.data.video.factory import build_prediction_loader
 from lightning_pose.data.video.paths import check_multiview_video_paths, check_video_paths
-from lightning_pose.data.video.probe import probe_video
 from lightning_pose.metrics import compute_metrics_single
 from lightning_pose.models.factory import get_model, load_checkpoint
 from lightning_pose.utils.pca import KeypointPCA
@@ -125,14 +124,17 @@ def predict_video(
     output_file: str | os.PathLike,
     keypoint_names: list[str],
     pcas: dict | None = None,
+    max_frames: int | None = None,
 ) -> list[Path]:
     """Predict every frame of a video (multiview: a list with one video per view, in
-    ``data.view_names`` order). Writes ``output_file`` (multiview: ``<stem>_<view>.csv`` per view)
-    and the temporal-norm (and PCA) metric files beside it; returns the predictions files."""
+    ``data.view_names`` order), or its first ``max_frames``. Writes ``output_file`` (multiview:
+    ``<stem>_<view>.csv`` per view) and the temporal-norm (and PCA) metric files beside it;
+    returns the predictions files."""
     context = is_context_model(cfg.model)
     videos = [str(v) for v in video] if isinstance(video, (list, tuple)) else [str(video)]
-    keypoints, confidences = _run(model, build_prediction_loader(cfg, videos if len(videos) > 1 else videos[0], context=context))
-    num_frames = probe_video(videos[0]).num_frames
+    loader = build_prediction_loader(cfg, videos if len(videos) > 1 else videos[0], context=context, max_frames=max_frames)
+    keypoints, confidences = _run(model, loader)
+    num_frames = loader.num_frames
     keypoints, confidences = align_context_predictions(keypoints, confidences, num_frames, context=context)
     output_file = Path(output_file)
     views = list(cfg.data.view_names) if len(videos) > 1 else [None]

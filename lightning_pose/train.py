@@ -32,7 +32,7 @@ from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
 from lightning_pose.predict import build_metric_pcas, predict_labeled, predict_video, view_keypoint_names
 
-__all__ = ["TrainResult", "check_train_frames", "resolve_paths", "train"]
+__all__ = ["TrainResult", "check_train_frames", "resolve_paths", "train", "videos_to_predict"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class TrainResult:
     best_checkpoint: str | None
     model: pl.LightningModule
     metrics: dict[str, float]
+    data_module: Any = None  # the labeled data the model was trained on (splits, un-shuffled loaders)
 
 
 def resolve_paths(data_cfg: DictConfig, base_dir: str | os.PathLike) -> tuple[str, str | None]:
@@ -101,8 +102,11 @@ def _device_settings(training_cfg: DictConfig) -> dict:
     return {"accelerator": "cpu", "devices": 1}
 
 
-def _test_videos(cfg: DictConfig, data_dir: str) -> list:
-    directory = cfg.eval.test_videos_directory or cfg.data.video_dir
+def videos_to_predict(cfg: DictConfig, data_dir: str, directory: str | os.PathLike | None = None) -> list:
+    """The videos to predict after training: those of ``directory`` (default
+    ``eval.test_videos_directory``, else ``data.video_dir``; relative to ``data_dir``), one path
+    per video, or (multiview) one list of per-view paths per session."""
+    directory = directory or cfg.eval.test_videos_directory or cfg.data.video_dir
     if directory is None:
         return []
     directory = str(Path(data_dir, directory))
@@ -165,7 +169,8 @@ def train(
         load_checkpoint(model, best)
     if trainer.global_rank == 0 and not skip_evaluation:
         evaluate(cfg, model, data_module, model_dir, data_dir, labels_files)
-    return TrainResult(model_dir=model_dir, best_checkpoint=best or None, model=model, metrics=metrics)
+    return TrainResult(model_dir=model_dir, best_checkpoint=best or None, model=model, metrics=metrics,
+                       data_module=data_module)
 
 
 def evaluate(
@@ -178,6 +183,6 @@ def evaluate(
     predict_labeled(model, data_module, names, cfg.model.model_type, model_dir, labels_files, views, pcas)
     if not cfg.eval.predict_vids_after_training:
         return
-    for video in _test_videos(cfg, data_dir):
+    for video in videos_to_predict(cfg, data_dir):
         stem = Path(video[0] if isinstance(video, list) else video).stem
         predict_video(model, cfg, video, model_dir / "video_preds" / f"{stem}.csv", names, pcas)

@@ -7,6 +7,7 @@
     lp-sweep sync SWEEP
     lp-sweep status [SWEEP]
     lp-sweep best SWEEP [--output best_config.yaml]
+    lp-sweep report SWEEP [--output report.html] [--objective METRIC ...]
     lp-sweep ui [--port 5000] [--host 127.0.0.1]
 
 Everything goes to a project folder (``--project-dir``, default ``./lp_sweeps_runs``): a SQLite
@@ -26,7 +27,7 @@ from lightning_pose.config import ConfigError
 from lp_sweeps import sweep
 from lp_sweeps.study import StudyError, load_study
 from lp_sweeps.sweep import ExitCode, PlacementError
-from lp_sweeps.tracking import default_tracking_uri, start_ui, stop_ui, wait_until_healthy
+from lp_sweeps.tracking import default_tracking_uri, experiment_runs_url, start_ui, stop_ui, wait_until_healthy
 
 __all__ = ["main"]
 
@@ -70,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     best = sub.add_parser("best", parents=[common], help="print the best trial and write its config")
     best.add_argument("sweep")
     best.add_argument("--output", default="best_config.yaml")
+    report = sub.add_parser("report", parents=[common], help="write a sweep's HTML report")
+    report.add_argument("sweep")
+    report.add_argument("--output", help="the HTML file (default: PROJECT_DIR/sweeps/SWEEP/report.html)")
+    report.add_argument("--objective", action="append", default=[], metavar="METRIC",
+                        help="a metric to compare; give two or more for a Pareto front (default: the study's)")
     ui = sub.add_parser("ui", parents=[common], help="start the MLflow UI on 127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s: this machine only)")
@@ -114,6 +120,12 @@ def _best(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    path = sweep.report(args.sweep, args.project_dir, args.output, args.objective)
+    print(f"report written to {path}")
+    return 0
+
+
 def _ui(args: argparse.Namespace) -> int:
     project = Path(args.project_dir).resolve()
     uri = args.tracking_uri or default_tracking_uri(project)
@@ -122,8 +134,11 @@ def _ui(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         local = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-        wait_until_healthy(f"http://{local}:{args.port}", timeout=120, process=process)
-        print(f"MLflow UI ready at http://{local}:{args.port} (Ctrl-C to stop)")
+        base = f"http://{local}:{args.port}"
+        wait_until_healthy(base, timeout=120, process=process)
+        print(f"MLflow UI ready at {base} (Ctrl-C to stop)")
+        for sweep_name, experiment_id in sweep.experiments(project):
+            print(f"  runs of {sweep_name}: {experiment_runs_url(base, experiment_id)}", flush=True)
         process.wait()
     except KeyboardInterrupt:
         pass
@@ -142,7 +157,8 @@ def _sync(args: argparse.Namespace) -> int:
     return int(sweep.sync(args.sweep, args.project_dir, tracking_timeout_s=args.tracking_timeout).exit_code())
 
 
-COMMANDS = {"launch": _launch, "resume": _resume, "sync": _sync, "status": _status, "best": _best, "ui": _ui}
+COMMANDS = {"launch": _launch, "resume": _resume, "sync": _sync, "status": _status, "best": _best, "report": _report,
+            "ui": _ui}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

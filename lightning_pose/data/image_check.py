@@ -2,9 +2,9 @@
 
 A corrupt, truncated or empty image file would otherwise be found only when a batch reads it,
 in the middle of training (or of a sweep). :func:`check_labeled_images` decodes every labeled
-image once (in a few threads: OpenCV releases the GIL), checks that each labeled keypoint lies
-inside its image (a label outside the frame means the CSV row and the image do not belong
-together), and remembers the result of each file, keyed by its path, size and modification time,
+image once (in a few threads: OpenCV releases the GIL), checks that the image is as large as its
+labels imply (a label beyond its right or bottom edge means the CSV row and the image do not
+belong together, e.g. labels made on a larger copy of the video), and remembers the result of each file, keyed by its path, size and modification time,
 in a small JSON cache, so checking the same data again (every sweep trial, every run) costs a
 ``stat`` per image. ``benchmarks/bench_image_check.py`` measures the cost per 1,000 images.
 """
@@ -26,7 +26,7 @@ from lightning_pose.utils.io import parse_label_csv, resolve_csv_path
 
 __all__ = ["EDGE_TOLERANCE_PX", "check_config_images", "check_labeled_images", "default_cache_file"]
 
-EDGE_TOLERANCE_PX = 2.0  # labels this far outside the frame are taken as clicks on its edge
+EDGE_TOLERANCE_PX = 2.0  # labels this far beyond the frame are taken as clicks on its edge
 _THREADS = 4
 _MAX_REPORTED = 5
 
@@ -84,11 +84,13 @@ def _sizes(paths: Sequence[Path], cache_file: Optional[Path]) -> list[Optional[l
 
 
 def _outside(keypoints: Float[np.ndarray, "keypoints 2"], size: list[int]) -> Optional[tuple[int, float, float]]:
-    """(index, x, y) of the first labeled keypoint outside a ``[height, width]`` image."""
+    """(index, x, y) of the first labeled keypoint beyond the right or bottom edge of a ``[height,
+    width]`` image. Negative coordinates (a keypoint that left the frame at its top or left) never
+    reveal a size mismatch; the datasets treat them, like any keypoint outside the frame, as
+    unlabeled (as Lightning Pose does)."""
     height, width = size
     x, y = keypoints[:, 0], keypoints[:, 1]
-    bad = ((x < -EDGE_TOLERANCE_PX) | (x > width + EDGE_TOLERANCE_PX) | (y < -EDGE_TOLERANCE_PX)
-           | (y > height + EDGE_TOLERANCE_PX))
+    bad = (x > width + EDGE_TOLERANCE_PX) | (y > height + EDGE_TOLERANCE_PX)
     hits = np.flatnonzero(bad & ~np.isnan(x) & ~np.isnan(y))
     return None if hits.size == 0 else (int(hits[0]), float(x[hits[0]]), float(y[hits[0]]))
 
@@ -103,7 +105,7 @@ def check_labeled_images(
     cache_file: Optional[Path] = None,
 ) -> None:
     """Raise ``ValueError`` naming the CSV, its line, the image and what is wrong, for every image
-    that does not decode and every labeled keypoint outside its image (the first few listed).
+    that does not decode and every image smaller than its labels (the first few listed).
     ``cache_file``: where results are remembered (default :func:`default_cache_file`)."""
     root = Path(root_directory)
     paths = [root / name for name in image_names]
@@ -117,8 +119,8 @@ def check_labeled_images(
         outside = _outside(keypoints[i], size)
         if outside is not None:
             k, x, y = outside
-            problems.append(f"{line}: keypoint {keypoint_names[k]!r} at x={x:g}, y={y:g} lies outside the "
-                            f"image ({size[1]} x {size[0]} px, width x height)")
+            problems.append(f"{line}: keypoint {keypoint_names[k]!r} at x={x:g}, y={y:g} lies beyond the "
+                            f"image ({size[1]} x {size[0]} px, width x height): labels and image do not match")
     if problems:
         more = f" (and {len(problems) - _MAX_REPORTED} more)" if len(problems) > _MAX_REPORTED else ""
         raise ValueError(f"{len(problems)} labeled frames of {str(csv_file)!r} cannot be used: "

@@ -27,7 +27,7 @@ from lp_sweeps.study.replay import Suggestion
 __all__ = [
     "ATTR_GRID_POINT", "ATTR_METRICS", "ATTR_SWEEP", "ATTR_WARM_START", "DefineByRun", "OptunaSuggester",
     "OptunaTrialLike", "RecordedTrial", "WarmTrial", "add_warm_trials", "create_sweep_studies", "default_storage_url",
-    "make_sampler", "open_storage", "recorded_trials", "study_name",
+    "make_sampler", "open_storage", "param_importances", "recorded_trials", "study_name",
 ]
 
 STORAGE_FILE = "optuna.db"
@@ -189,3 +189,31 @@ def recorded_trials(url: str, sweep_name: str) -> list[RecordedTrial]:
             found.append(RecordedTrial(point, dict(trial.params), dict(zip(metrics, trial.values)),
                                        f"sweep {sweep_name} trial {summary.study_name}/{trial.number}"))
     return found
+
+
+def _space_distribution(spec: tuple) -> optuna.distributions.BaseDistribution:
+    kind = spec[0]
+    if kind == "float":
+        return optuna.distributions.FloatDistribution(spec[1], spec[2], log=spec[3])
+    if kind == "int":
+        return optuna.distributions.IntDistribution(spec[1], spec[2])
+    return optuna.distributions.CategoricalDistribution(list(spec[1]))
+
+
+def param_importances(samples: Sequence[tuple[Mapping[str, Any], float]], space: Mapping[str, tuple],
+                      seed: int = 0) -> dict[str, float]:
+    """fANOVA importance (``optuna.importance``, normalised to sum 1) of each parameter for the
+    value, from ``samples`` of (values, objective value). ``space``: name -> ``("float", low,
+    high, log)``, ``("int", low, high)`` or ``("categorical", choices)``. Raises ValueError when
+    there are too few samples."""
+    distributions = {name: _space_distribution(spec) for name, spec in space.items()}
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize")
+    for values, value in samples:
+        present = {k: v for k, v in values.items() if k in distributions}
+        study.add_trial(optuna.trial.create_trial(params=present, value=float(value),
+                                                  distributions={k: distributions[k] for k in present}))
+    if len(study.trials) < 2:
+        raise ValueError(f"parameter importance needs 2 or more finished trials, got {len(study.trials)}")
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    return dict(optuna.importance.get_param_importances(study, evaluator=evaluator))

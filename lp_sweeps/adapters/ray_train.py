@@ -16,6 +16,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 import ray
 import ray.train
@@ -24,7 +25,7 @@ from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment
 from ray.train.torch import TorchConfig, TorchTrainer
 
 from lp_sweeps.study import Study
-from lp_sweeps.trial import CHECKPOINT_FILE, TrialContext, WorkerPlacement, run_trial
+from lp_sweeps.trial import CHECKPOINT_FILE, Replicate, TrialContext, WorkerPlacement, run_trial
 
 __all__ = [
     "CHECKPOINT_PATH_KEY", "DRIVER_CPUS", "DistributedTrial", "TrainWorkerReporter", "checkpoint_file",
@@ -50,6 +51,8 @@ class DistributedTrial:
     storage_path: str  # the sweep's Train runs; shared by every node (filesystem or URI)
     metric: str
     mode: str
+    replicate: Optional[Replicate] = None
+    number: Optional[int] = None  # the trial's number in the sweep
 
 
 def checkpoint_file(checkpoint: Checkpoint | None, folder: Path) -> str | None:
@@ -98,7 +101,8 @@ def _train_worker(config: dict) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     reporter = TrainWorkerReporter(trial.trial_id, trial.trial_name, scratch)
     placement = WorkerPlacement(rank=rank, world_size=world_size, trainer_settings=_trainer_settings(trial.gpus_per_worker > 0))
-    run_trial(study, trial.sampled, context, reporter, model_dir=str(scratch / "model"), placement=placement)
+    run_trial(study, trial.sampled, context, reporter, model_dir=str(scratch / "model"), placement=placement,
+              replicate=trial.replicate, number=trial.number)
 
 
 def fit_distributed_trial(trial: DistributedTrial, study: Study, context: TrialContext,

@@ -42,10 +42,13 @@ from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, run
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
 from lp_sweeps.progress import ProgressBoard, read_ended
-from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext, run_trial
+from lp_sweeps.study.metrics import EPOCH, METRICS
+from lp_sweeps.trial import SAMPLED_PARAMS_FILE, Replicate, TrialContext, run_trial
 from lp_sweeps.trial.checkpoints import newest_checkpoint
+from lp_sweeps.trial.runner import epoch_objective
 
 __all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
+           "fit_replicates",
            "fit_sweep", "make_scheduler", "max_reports"]
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,7 @@ _STARTED_LOCAL = {"value": False}
 # (docs/scaling_out.md), so they are left out.
 SECRET_ENV_VARS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"})
 class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV_VARS)
+TRIAL_NUMBER_KEY = "trial_number"  # in a search trial's config: its number in the sweep, from 1
 
 
 def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[str],
@@ -123,16 +127,21 @@ class RayReporter:
 
 def _trainable(config: dict, context: TrialContext, study: Study) -> None:
     reporter = RayReporter()
-    sampled = config["params"]
+    spec = config.get("replicate")  # a replicate: {"params", "group", "seed", "source_trial_id"}
+    sampled = spec["params"] if spec else config["params"]
+    replicate = Replicate(spec["group"], spec["seed"], spec["source_trial_id"]) if spec else None
+    number = config.get(TRIAL_NUMBER_KEY)
     Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
     if study.resources.workers == 1:
-        run_trial(study, sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"))
+        run_trial(study, sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"),
+                  replicate=replicate, number=number)
         return
     trial = DistributedTrial(
         trial_id=reporter.trial_id, trial_name=reporter.trial_name, sampled=sampled,
         workers=study.resources.workers, cpus_per_worker=study.resources.cpus, gpus_per_worker=study.resources.gpus,
         storage_path=train_storage_path(context.storage_dir, context.sweep_name),
-        metric=study.objective.metric, mode=study.objective.mode,
+        metric=epoch_objective(study), mode=METRICS[epoch_objective(study)].mode, replicate=replicate,
+        number=number,
     )
     fit_distributed_trial(trial, study, context, callbacks=[TuneReportCallback()])
 
@@ -166,6 +175,7 @@ class GridSearcher(Searcher):
                  mode: Union[str, list[str]]) -> None:
         super().__init__(metric=metric, mode=mode)
         self.plan, self.inner = plan, inner
+        self.suggested = 0  # trials proposed so far: each trial's number in the sweep (t01, t02, ...)
 
     def set_search_properties(self, metric: Optional[str], mode: Optional[str], config: dict, **spec) -> bool:
         return True  # the inner searchers were built with the study's metric and mode
@@ -174,11 +184,15 @@ class GridSearcher(Searcher):
         index = self.plan.assign(trial_id)
         if index is None:
             return Searcher.FINISHED
-        return self.inner[index].suggest(trial_id)
+        config = self.inner[index].suggest(trial_id)
+        if isinstance(config, dict):
+            self.suggested += 1
+            config = {**config, TRIAL_NUMBER_KEY: self.suggested}
+        return config
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         index = self.plan.point_of(trial_id)
-        if index is not None:
+        if index is not None and self.metric in result:  # an objective measured after training: last report only
             self.inner[index].on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
@@ -265,6 +279,10 @@ class TrialOutcome:
     checkpoint_dir: Optional[str]  # its best kept checkpoint: a folder, or a URI (adapters.storage)
     stopped_early: bool
     values: dict = dataclasses.field(default_factory=dict)  # the objectives' values at the trial's last report
+    start_time: Optional[float] = None  # seconds since the epoch: when the trial started
+    end_time: Optional[float] = None  # and its last report
+    replicate: Optional[dict] = None  # a replicate's {"group", "seed", "source_trial_id"}
+    number: Optional[int] = None  # a search trial's number in the sweep (from 1)
 
 
 @dataclasses.dataclass
@@ -290,15 +308,19 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
             # a Train run's driver cannot be reused (its Tune session holds the run's report queue)
             reuse_actors=study.resources.workers == 1,
         ),
-        run_config=tune.RunConfig(
-            name=context.sweep_name, storage_path=storage_dir, failure_config=tune.FailureConfig(max_failures=2),
-            sync_config=tune.SyncConfig(sync_artifacts=True),  # sampled_params.json, with remote storage
-            # the two best checkpoints by the objective (Tune always keeps the latest for retries)
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=plan.checkpoints_to_keep,
-                                                    checkpoint_score_attribute=study.objective.metric,
-                                                    checkpoint_score_order=study.objective.mode),
-            callbacks=[callback], verbose=0,
-        ),
+        run_config=_run_config(study, context.sweep_name, storage_dir, callback, plan.checkpoints_to_keep),
+    )
+
+
+def _run_config(study: Study, name: str, storage_dir: str, callback: tune.Callback, keep: int) -> tune.RunConfig:
+    objective = epoch_objective(study)
+    return tune.RunConfig(
+        name=name, storage_path=storage_dir, failure_config=tune.FailureConfig(max_failures=2),
+        sync_config=tune.SyncConfig(sync_artifacts=True),  # sampled_params.json, with remote storage
+        # the best checkpoints by the objective (Tune always keeps the latest for retries)
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=keep, checkpoint_score_attribute=objective,
+                                                checkpoint_score_order=METRICS[objective].mode),
+        callbacks=[callback], verbose=0,
     )
 
 
@@ -313,6 +335,8 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
                                     _trial_resources(study))
     board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
+    if METRICS[study.objective.metric].stage != EPOCH:  # measured after training: only the last report has it
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     start = time.time()
     if resume:
         tuner = tune.Tuner.restore(os.path.join(storage_dir, context.sweep_name), trainable,
@@ -327,6 +351,22 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
     interrupted = not out_of_time and (len(results) < num_trials(study) or not trial_ids <= ended)
     path = os.path.join(storage_dir, context.sweep_name)
     return SweepOutcome(_outcomes(results, study, last_epoch, storage_dir), path, time.time() - start, interrupted, ended)
+
+
+def fit_replicates(study: Study, context: TrialContext, storage_dir: str, replicates: list[dict], max_t: int,
+                   last_epoch: int, ended_file: str, printer: Callable[[str], None] = print) -> list[TrialOutcome]:
+    """Train each replicate (``{"params", "group", "seed", "source_trial_id"}``) to the end, as
+    many at once as the study allows; their results go to ``<storage>/<sweep>-replicates``."""
+    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
+                                    _trial_resources(study))
+    board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, len(replicates), printer, ended_file)
+    tuner = tune.Tuner(
+        trainable, param_space={"replicate": tune.grid_search(replicates)},
+        tune_config=tune.TuneConfig(num_samples=1, max_concurrent_trials=_concurrency(study),
+                                    reuse_actors=study.resources.workers == 1),
+        run_config=_run_config(study, f"{context.sweep_name}-replicates", storage_dir, _ProgressCallback(board), 2),
+    )
+    return _outcomes(tuner.fit(), study, last_epoch, storage_dir)
 
 
 def _best_report(result, metric: str, mode: str, storage_dir: str) -> tuple[Optional[float], Optional[str]]:
@@ -364,11 +404,15 @@ def _outcomes(results, study: Study, last_epoch: int, storage_dir: str) -> list[
         iterations = int(metrics.get("training_iteration", 0))
         epoch = metrics.get("epoch")
         value, checkpoint = _best_report(result, study.objective.metric, study.objective.mode, storage_dir)
+        last = metrics.get("timestamp")
         outcomes.append(TrialOutcome(
             trial_id=str(metrics.get("trial_id") or Path(result.path).name),
             status="ERROR" if result.error else "TERMINATED",
             iterations=iterations, metric=value, params=_sampled_params(result), checkpoint_dir=checkpoint,
             stopped_early=result.error is None and (epoch is None or int(epoch) < last_epoch),
             values={m: float(metrics[m]) for m in study.metrics if isinstance(metrics.get(m), (int, float))},
+            start_time=None if last is None else float(last) - float(metrics.get("time_total_s", 0.0)),
+            end_time=None if last is None else float(last), replicate=(result.config or {}).get("replicate"),
+            number=(result.config or {}).get(TRIAL_NUMBER_KEY),
         ))
     return outcomes

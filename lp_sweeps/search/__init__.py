@@ -11,11 +11,11 @@ from lp_sweeps.search.options import Option, OptionError, parse_options
 from lp_sweeps.search.pareto import dominates, pareto_front
 from lp_sweeps.search.registry import (
     SCHEDULERS, SEARCHERS, SamplerPlan, SchedulerPlan, TrialLayout, mutations_of, one_objective_reason, options_of,
-    runs_without_searcher, space_check_of, study_check_of,
+    per_report_reason, runs_without_searcher, space_check_of, study_check_of,
 )
 
 __all__ = [
     "GridPlan", "MUTABLE_KEYS", "Option", "OptionError", "SCHEDULERS", "SEARCHERS", "SamplerPlan", "SchedulerPlan",
     "TrialLayout", "dominates", "grid_points", "mutability", "mutations_of", "one_objective_reason", "options_of",
-    "pareto_front", "parse_options", "runs_without_searcher", "space_check_of", "study_check_of",
+    "pareto_front", "parse_options", "per_report_reason", "runs_without_searcher", "space_check_of", "study_check_of",
 ]

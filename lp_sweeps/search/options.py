@@ -23,8 +23,8 @@ class OptionError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """One key of a section: ``kind`` is ``int``, ``float``, ``bool``, ``str`` (then ``choices``)
-    or ``list`` (a list of strings, such as parameter keys).
+    """One key of a section: ``kind`` is ``int``, ``float``, ``bool``, ``str`` (one of ``choices``,
+    or any non-empty text when there are none) or ``list`` (a list of strings, such as parameter keys).
 
     Numbers must be ``>= minimum`` (``> minimum`` when ``strict``) and ``<= maximum``; a null value
     is allowed when ``nullable`` (and is the default when ``default`` is None)."""
@@ -44,6 +44,10 @@ class Option:
                 return None
             raise OptionError(key, f"must not be null; {self.describe()}")
         if self.kind is str:
+            if not self.choices:  # any text, e.g. a folder
+                if not isinstance(value, str) or not value:
+                    raise OptionError(key, f"expected a non-empty string, got {value!r}")
+                return value
             if value not in self.choices:
                 raise OptionError(key, f"unknown {value!r}; allowed: {list(self.choices)}")
             return value
@@ -62,7 +66,7 @@ class Option:
 
     def describe(self) -> str:
         if self.kind is str:
-            return f"one of {list(self.choices)}"
+            return f"one of {list(self.choices)}" if self.choices else "a string"
         null = " or null" if self.nullable or self.default is None else ""
         if self.kind in (list, bool):
             return ("a non-empty list of names" if self.kind is list else "true or false") + null

@@ -136,6 +136,7 @@ class Explorer:
                         help="parameter keys PBT may change; null: every one that may change mid-training"),
     "seed": Option(int, None, minimum=0, help="seed of the explore step"),
 }, one_objective="it ranks the population by one metric", study_check=check_pbt, mutations=pbt_mutations,
+   per_report="it copies the best trials' checkpoints over the worst",
    no_searcher="Ray Tune runs no searcher alongside population-based training: the initial population is drawn "
                "at random (seeded by searcher.seed) and PBT's exploit/explore steps search from there")
 def pbt(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:

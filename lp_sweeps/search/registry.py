@@ -22,7 +22,9 @@ Metadata a builder may declare besides ``options``:
   the study file);
 - ``mutations`` (schedulers that change values mid-training): ``mutations(parameters, options)``,
   the parameter keys it may change (trials record each change in MLflow);
-- ``no_searcher`` (schedulers): why no searcher runs with it (the trials are drawn at random).
+- ``no_searcher`` (schedulers): why no searcher runs with it (the trials are drawn at random);
+- ``per_report`` (schedulers that decide mid-training): how it acts on the values reported every
+  epoch (a metric measured once, after training, cannot serve as its objective).
 """
 
 from collections.abc import Callable, Mapping
@@ -34,6 +36,7 @@ from lp_sweeps.search.options import Option
 
 __all__ = [
     "SCHEDULERS", "SEARCHERS", "SamplerPlan", "SchedulerPlan", "mutations_of", "one_objective_reason", "options_of",
+    "per_report_reason",
     "TrialLayout", "runs_without_searcher", "space_check_of", "study_check_of",
 ]
 
@@ -93,6 +96,12 @@ def one_objective_reason(registry: Registry, name: str) -> Optional[str]:
 def runs_without_searcher(name: str) -> Optional[str]:
     """Why the scheduler ``name`` runs without a searcher (its trials drawn at random); None: it takes one."""
     return SCHEDULERS.metadata(name).get("no_searcher")
+
+
+def per_report_reason(name: str) -> Optional[str]:
+    """How the scheduler ``name`` acts on every epoch's report (it then needs an objective reported
+    every epoch); None: it lets every trial run to the end."""
+    return SCHEDULERS.metadata(name).get("per_report")
 
 
 def study_check_of(name: str) -> Optional[Callable[[tuple, dict, TrialLayout], Optional[tuple[str, str]]]]:

@@ -27,7 +27,7 @@ GRACE_PERIOD = Option(int, 1, minimum=1, help="reports every trial makes before 
 @SCHEDULERS.register("asha", options={
     "grace_period": GRACE_PERIOD,
     "reduction_factor": Option(float, 2.0, minimum=1, strict=True, help="keep the best 1/reduction_factor per rung"),
-}, one_objective="its rungs rank trials by one metric")
+}, one_objective="its rungs rank trials by one metric", per_report="it stops trials at rungs")
 def asha(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     """Asynchronous successive halving: rungs at ``grace_period * reduction_factor**k`` reports."""
     return SchedulerPlan("async_hyperband", {
@@ -53,7 +53,8 @@ def _all_trials_at_once(parameters: Sequence, options: Mapping[str, Any],
 @SCHEDULERS.register("hyperband", options={
     "reduction_factor": Option(float, 3.0, minimum=1, strict=True,
                                help="each halving keeps the best 1/reduction_factor of a bracket"),
-}, one_objective="its brackets rank trials by one metric", study_check=_all_trials_at_once)
+}, one_objective="its brackets rank trials by one metric", study_check=_all_trials_at_once,
+   per_report="it stops trials at the end of each halving")
 def hyperband(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     """Synchronous HyperBand: brackets of trials that start at ``max_t * eta**-s`` reports and are
     halved together (paused trials continue from their checkpoint when promoted)."""
@@ -65,7 +66,8 @@ def hyperband(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPla
 @SCHEDULERS.register("median", options={
     "grace_period": GRACE_PERIOD,
     "min_samples_required": Option(int, 3, minimum=1, help="other trials needed at a report before any is stopped"),
-}, one_objective="it compares a trial's running mean with the median of one metric")
+}, one_objective="it compares a trial's running mean with the median of one metric",
+   per_report="it stops trials below the median")
 def median(options: dict, max_t: int, parameters: tuple = ()) -> SchedulerPlan:
     """Median stopping rule: a trial whose best-so-far mean is worse than the median of the other
     trials' running means at the same report is stopped."""

@@ -25,15 +25,18 @@ from lp_sweeps.study.checks import check_candidates, check_combinations, check_p
 from lp_sweeps.study.search_checks import check_search
 from lp_sweeps.study.compose import DEMO_BASES, base_with_overrides
 from lp_sweeps.study.errors import StudyError, study_source
-from lp_sweeps.study.sections import Study, parse_named_section, parse_objectives, parse_section
+from lp_sweeps.study.sections import (
+    Study, VideoStage, check_results_sections, parse_named_section, parse_objectives, parse_section,
+)
 from lp_sweeps.study.space import check_conditions, dependency_order, parse_parameter
 
 __all__ = ["STUDY_SECTIONS", "TOP_LEVEL_KEYS", "apply_overrides", "build_study", "load_study", "study_from_record"]
 
 TOP_LEVEL_KEYS = ("name", "description", "base_config", "overrides", "objective", "searcher",
-                  "scheduler", "budget", "resources", "parameters")
+                  "scheduler", "budget", "resources", "video", "replicates", "parameters")
 # command-line overrides of these keys change the study; any other dotted key is a config override
-STUDY_SECTIONS = ("name", "description", "base_config", "objective", "searcher", "scheduler", "budget", "resources")
+STUDY_SECTIONS = ("name", "description", "base_config", "objective", "searcher", "scheduler", "budget", "resources",
+                  "video", "replicates")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _RELATIVE_DATA_KEYS = ("data_dir", "video_dir")  # taken from the base config's folder, as `litpose train` does
 
@@ -175,6 +178,8 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
     objectives = parse_objectives(data)
     budget, resources = (parse_section(data, n) for n in ("budget", "resources"))
     searcher, scheduler = (parse_named_section(data, n) for n in ("searcher", "scheduler"))
+    video, replicates = _video_stage(parse_section(data, "video"), source), parse_section(data, "replicates")
+    objectives = check_results_sections(objectives, scheduler, video, replicates)
     if resources.workers > 1 and 0 < resources.gpus < 1:
         raise StudyError("resources.gpus", f"{resources.gpus}: DDP workers need whole GPUs (NCCL cannot run two "
                          "ranks of one trial on the same GPU); use gpus: 1, or workers: 1 to share GPUs between trials")
@@ -194,4 +199,15 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
     base_values = _plain_values(reference, {c.key for p in parameters for c in p.when})
     check_combinations(reference, parameters, base_values, budget.max_epochs)
     return Study(name, source, data, data["base_config"], base, overrides, objectives[0], searcher, scheduler, budget,
-                 resources, parameters, num_keypoints, base_values, str(data.get("description") or ""), objectives)
+                 resources, parameters, num_keypoints, base_values, str(data.get("description") or ""),
+                 video=video, replicates=replicates, objectives=objectives)
+
+
+def _video_stage(video: VideoStage, source: str) -> VideoStage:
+    """``video.directory`` made absolute (relative to the study file) and checked."""
+    if video.directory is None:
+        return video
+    folder = (Path(source).parent / video.directory).resolve()
+    if not folder.is_dir():
+        raise StudyError("video.directory", f"{video.directory!r}: no such folder ({folder})")
+    return replace(video, directory=str(folder))

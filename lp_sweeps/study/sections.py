@@ -5,27 +5,57 @@ for ``objective``, ``budget`` and ``resources``; in the searcher and scheduler r
 (:mod:`lp_sweeps.search`) for ``searcher`` and ``scheduler``, whose options depend on the name.
 """
 
+import importlib.util
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from lp_sweeps.search import SCHEDULERS, SEARCHERS, Option, OptionError, options_of, parse_options
+from lp_sweeps.search import SCHEDULERS, SEARCHERS, Option, OptionError, options_of, parse_options, per_report_reason
 from lp_sweeps.study.errors import StudyError
+from lp_sweeps.study.metrics import METRICS, VIDEO
 from lp_sweeps.study.space import Parameter
 
 __all__ = [
-    "ALLOWED_METRICS", "Budget", "Objective", "Resources", "SchedulerSpec", "SearcherSpec", "Study",
-    "parse_objectives", "parse_section", "parse_named_section",
+    "ALLOWED_METRICS", "ENSEMBLES", "Budget", "Objective", "Replicates", "Resources", "SchedulerSpec",
+    "SearcherSpec", "Study", "VideoStage", "check_results_sections", "parse_objectives", "parse_section",
+    "parse_named_section",
 ]
 
-# all three are errors (lower is better), so the only mode is "min"
-ALLOWED_METRICS = ("val_pixel_error", "val_supervised_loss", "val_supervised_rmse")
+ALLOWED_METRICS = tuple(METRICS)  # declared in lp_sweeps.study.metrics, with their direction
+ENSEMBLES = {"none": None, "eks": "eks"}  # ensemble of a configuration's seeds -> the module it needs
 
 
 @dataclass(frozen=True)
 class Objective:
     metric: str = "val_pixel_error"
-    mode: str = "min"
+    mode: Optional[str] = "min"  # None in a file: the metric's direction (lp_sweeps.study.metrics)
+
+
+@dataclass(frozen=True)
+class VideoStage:
+    """After training, each trial predicts the first ``frames_per_video`` frames of every video in
+    ``directory`` (default: the trial config's ``eval.test_videos_directory``); 0 turns it off."""
+
+    frames_per_video: int = 200
+    directory: Optional[str] = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.frames_per_video > 0
+
+
+@dataclass(frozen=True)
+class Replicates:
+    """After the search, the ``top_k`` configurations are trained again with ``seeds`` new model
+    and data seeds each; ``ensemble: eks`` fuses each configuration's video predictions."""
+
+    top_k: int = 0
+    seeds: int = 3
+    ensemble: str = "none"
+
+    @property
+    def enabled(self) -> bool:
+        return self.top_k > 0
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,16 @@ class Resources:
 SECTION_OPTIONS: dict[str, tuple[type, dict[str, Option]]] = {
     "objective": (Objective, {
         "metric": Option(str, "val_pixel_error", choices=ALLOWED_METRICS),
-        "mode": Option(str, "min", choices=("min",)),
+        "mode": Option(str, None, choices=("min", "max"), help="default: the metric's direction"),
+    }),
+    "video": (VideoStage, {
+        "frames_per_video": Option(int, 200, minimum=0, help="frames predicted per video; 0: no video stage"),
+        "directory": Option(str, None, help="videos to predict (relative to the study file)"),
+    }),
+    "replicates": (Replicates, {
+        "top_k": Option(int, 0, minimum=0, help="configurations to train again; 0: none"),
+        "seeds": Option(int, 3, minimum=1, help="new seeds per configuration"),
+        "ensemble": Option(str, "none", choices=tuple(ENSEMBLES)),
     }),
     "budget": (Budget, {
         "num_samples": Option(int, 8, minimum=1),
@@ -108,6 +147,8 @@ class Study:
     num_keypoints: int
     base_values: dict
     description: str = ""
+    video: VideoStage = VideoStage()
+    replicates: Replicates = Replicates()
     # every objective, the first being ``objective`` (several: a multi-objective study)
     objectives: tuple[Objective, ...] = ()
 
@@ -172,3 +213,44 @@ def parse_objectives(raw: Mapping) -> tuple[Objective, ...]:
     if repeated:
         raise StudyError("objective", f"lists {repeated} more than once")
     return tuple(objectives)
+
+
+def _objective_direction(objective: Objective, where: str) -> Objective:
+    spec = METRICS[objective.metric]
+    if objective.mode is None:
+        return replace(objective, mode=spec.mode)
+    if objective.mode != spec.mode:
+        raise StudyError(f"{where}.mode", f"{objective.mode!r}: {objective.metric} is better when "
+                         f"{'lower' if spec.mode == 'min' else 'higher'}; use mode: {spec.mode} (or leave it out)")
+    return objective
+
+
+def check_results_sections(objectives: tuple[Objective, ...], scheduler: SchedulerSpec, video: VideoStage,
+                           replicates: Replicates) -> tuple[Objective, ...]:
+    """The objectives with their directions filled in; the objectives, scheduler, video stage and
+    replicates checked against each other."""
+    where = [f"objective[{i}]" if len(objectives) > 1 else "objective" for i in range(len(objectives))]
+    objectives = tuple(_objective_direction(o, w) for o, w in zip(objectives, where))
+    for objective, at in zip(objectives, where):
+        if METRICS[objective.metric].stage != VIDEO:
+            continue
+        if not video.enabled:
+            raise StudyError(f"{at}.metric", f"{objective.metric} is measured by the video stage, which "
+                             "video.frames_per_video: 0 turns off")
+        acts = per_report_reason(scheduler.name)
+        if acts is not None:
+            raise StudyError("scheduler.name", f"{scheduler.name!r} acts on values reported every epoch ({acts}), "
+                             f"but {objective.metric} is measured once, after training; use a scheduler that lets "
+                             f"every trial run to the end, e.g. scheduler: {{name: fifo}}")
+    module = ENSEMBLES[replicates.ensemble]
+    if module is not None:
+        if replicates.seeds < 2 or not replicates.enabled:
+            raise StudyError("replicates.ensemble", f"an ensemble needs replicates.top_k >= 1 and seeds >= 2, got "
+                             f"top_k: {replicates.top_k}, seeds: {replicates.seeds}")
+        if not video.enabled:
+            raise StudyError("replicates.ensemble", "the ensemble fuses the seeds' video predictions; "
+                             "video.frames_per_video: 0 turns the video stage off")
+        if importlib.util.find_spec(module) is None:
+            raise StudyError("replicates.ensemble", f"{replicates.ensemble!r} needs the ensemble-kalman-smoother "
+                             "package: pip install 'lp-sweeps[eks]'")
+    return objectives

@@ -2,7 +2,8 @@
 
 Once every trial has ended, the driver delivers what trials left in their spools, gives each
 child run its final state, uploads the best trials' checkpoints, applies checkpoint retention,
-registers the best model and records the best trial on the parent run. Every step can run again
+registers the best model, records the best trial on the parent run and publishes the results
+(ensembles, pictures, the leaderboard, the report: :mod:`.results`). Every step can run again
 without duplicating anything (a step already done is found done), so when the tracking server is
 unreachable the driver retries for a while, then keeps everything (the spools and the trials'
 outcomes in the sweep record) and says how to finish later: ``lp-sweep sync SWEEP``.
@@ -17,9 +18,11 @@ from typing import Optional
 from lightning_pose.config import to_plain
 from lp_sweeps.adapters.ray_tune import TrialOutcome
 from lp_sweeps.adapters.storage import fetch_checkpoint_file
-from lp_sweeps.study import Study, compose_trial_config
+from lp_sweeps.study import Study
 from lp_sweeps.study.space import render_value
 from lp_sweeps.sweep.record import SweepRecord
+from lp_sweeps.sweep.replicates import rank_outcomes, trial_config
+from lp_sweeps.sweep.results import publish_results
 from lp_sweeps.tracking import (
     CHECKPOINT_DIR, SweepTracker, TrackingFlushError, deliver_spooled, is_transient_error,
 )
@@ -54,7 +57,7 @@ def _close_children(tracker: SweepTracker, record: SweepRecord, trials: Sequence
     for trial in trials:
         if trial.trial_id in children:
             tracker.close_trial(children[trial.trial_id], states[trial.trial_id],
-                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()})
+                                {"lp_sweeps.stopped_early": str(trial.stopped_early).lower()}, ended_at=trial.end_time)
     return children
 
 
@@ -72,22 +75,23 @@ def _bookkeeping(record: SweepRecord, study: Study, demo_dir: Optional[str], tri
     """One attempt at every step; each step is idempotent."""
     tracker = SweepTracker(record.tracking_uri, study.name)
     children = _close_children(tracker, record, trials, timeout_s, printer)
-    sign = 1 if study.objective.mode == "min" else -1
-    ranked = sorted((t for t in trials if t.metric is not None and t.trial_id in children), key=lambda t: sign * t.metric)
+    ranked = rank_outcomes(study, [t for t in trials if t.trial_id in children])  # by configuration
     if not ranked:
         printer("no trial reported the objective; see the Ray results folder for errors")
         return None
     _keep_best_checkpoints(tracker, ranked, children)
     tracker.apply_retention(record.parent_run_id, study.objective.metric, study.objective.mode,
-                            keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all")
+                            keep_best_k=KEEP_BEST_CHECKPOINTS, scope="all",
+                            keep=[children[t.trial_id] for t in ranked[:KEEP_BEST_CHECKPOINTS]])
     top = ranked[0]
-    config = to_plain(compose_trial_config(study, top.params, demo_dir))
+    config = to_plain(trial_config(study, top.params, top.replicate, demo_dir))
     best = {"trial_id": top.trial_id, "run_id": children[top.trial_id], "metric": study.objective.metric,
-            "value": top.metric, "params": top.params, "config": config}
+            "value": top.metric, "params": top.params, "config": config, "replicate": top.replicate}
     if top.checkpoint_dir:
         best["model_version"] = tracker.register_best_model(
             children[top.trial_id], f"{CHECKPOINT_DIR}/{CHECKPOINT_FILE}", study.name, once=True)
     tracker.finish_sweep(record.parent_run_id, best)
+    publish_results(record, study, demo_dir, printer)  # ensembles, pictures, description, report
     printer(f"best trial {top.trial_id}: {study.objective.metric} = {top.metric:.4f} ({render_value(top.params)})")
     return {k: v for k, v in best.items() if k != "config"}
 

@@ -45,6 +45,8 @@ from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
 from lp_sweeps.sweep.pareto import report_pareto_front
 from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_problem
 from lp_sweeps.sweep.record import SweepRecord
+from lp_sweeps.sweep.replicates import run_replicates
+from lp_sweeps.sweep.results import results_plan
 from lp_sweeps.sweep.warm_start import load_warm_start
 from lp_sweeps.tracking import SweepTracker, default_tracking_uri
 from lp_sweeps.trial import TrialContext
@@ -81,6 +83,7 @@ def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None
                 f"+ a {DRIVER_CPUS}-CPU driver; batch sizes are split across the workers")
     objectives = ", ".join(f"{mode} {metric}" for metric, mode in zip(study.metrics, study.modes))
     printer(f"objective: {objectives}; up to {_max_t(study, demo_dir)} reports per trial")
+    printer(results_plan(study))
     for i in range(2):
         sampled = sample_parameters(study, RandomSuggester(seed=i))
         cfg = compose_trial_config(study, sampled, demo_dir)
@@ -259,6 +262,7 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     max_t, last_epoch = _schedule(study, record.demo_dir)
     outcome = fit_sweep(study, context, record.storage_dir, max_t, last_epoch, ended_file, resume=resume,
                         printer=printer, optuna_storage=record.optuna_storage, warm=warm)
+    outcome.trials += run_replicates(record, study, context, outcome, max_t, last_epoch, printer)
     if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0") or any(t.status == "ERROR" for t in outcome.trials):
         printer(f"Ray session logs: {temp_dir}")
     else:

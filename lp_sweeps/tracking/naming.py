@@ -20,10 +20,10 @@ from typing import Any, SupportsFloat
 
 __all__ = [
     "CHECKPOINT_DIR", "MAX_KEY_LENGTH", "Seconds", "MAX_PARAM_VALUE_LENGTH", "MAX_TAG_VALUE_LENGTH", "TAG_BEST_RUN_ID",
-    "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED", "TAG_PARENT_RUN_ID", "TAG_PARETO_FRONT", "TAG_ROLE",
-    "TAG_SWEEP_NAME", "TAG_TRIAL_ID",
-    "TAG_TRIAL_NAME", "default_artifact_location", "default_tracking_uri", "finite_metrics", "flatten_params",
-    "param_value", "params_to_log", "provenance_tags", "quoted", "sanitize_key", "sqlite_path",
+    "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED", "TAG_GROUP", "TAG_PARENT_RUN_ID", "TAG_PARETO_FRONT", "TAG_ROLE",
+    "TAG_SAMPLED_KEYS", "TAG_SEED", "TAG_SWEEP_NAME", "TAG_TRIAL_ID", "TAG_TRIAL_NAME", "default_artifact_location",
+    "default_tracking_uri", "finite_metrics", "flatten_params", "module_version", "param_value", "params_to_log",
+    "provenance_tags", "quoted", "sanitize_key", "sqlite_path",
     "string_params", "string_tags",
 ]
 
@@ -40,9 +40,12 @@ TAG_CHECKPOINT_DELETED = "lp_sweeps.checkpoint_deleted"
 TAG_BEST_TRIAL_ID = "lp_sweeps.best_trial_id"
 TAG_BEST_RUN_ID = "lp_sweeps.best_run_id"
 TAG_PARETO_FRONT = "lp_sweeps.pareto_front"  # parent: the front's trial ids; child: "true" on the front
+TAG_GROUP = "lp_sweeps.group"  # the configuration a run trains (replicates share their search trial's)
+TAG_SEED = "lp_sweeps.seed"  # the replicate's seed (the search trials train with the base config's)
+TAG_SAMPLED_KEYS = "lp_sweeps.sampled_keys"  # which of the run's params the searcher chose
 CHECKPOINT_DIR = "checkpoints"  # a trial run's artifact folder for its checkpoint
 
-_VERSIONED_DISTRIBUTIONS = ("lightning-pose", "lp-sweeps", "torch", "ray", "mlflow", "optuna")
+_VERSIONED_MODULES = ("lightning_pose", "lp_sweeps", "torch", "ray", "mlflow", "optuna")
 MAX_KEY_LENGTH = 250  # MLflow's limit for metric, param and tag keys
 MAX_PARAM_VALUE_LENGTH = 6000  # MLflow's limit for a param value
 MAX_TAG_VALUE_LENGTH = 8000  # MLflow's limit for a tag value
@@ -169,16 +172,22 @@ def _git_commit() -> str:
     return commit if out.returncode == 0 and commit else "unknown"
 
 
-def _package_version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
+@functools.lru_cache(maxsize=None)
+def module_version(module: str) -> str:
+    """The version of the distribution that provides ``module``: ``3.17.2``, or with the
+    distribution's name when it differs (``0.1.0 (lp-sweeps)`` for ``lightning_pose``)."""
+    distributions = importlib.metadata.packages_distributions().get(module) or []
+    if not distributions:
+        return "not installed (imported from a source folder)"
+    # a module several distributions fill (mlflow: mlflow, mlflow-skinny, ...): the one named after it
+    name = next((d for d in distributions if d.replace("-", "_").lower() == module), distributions[0])
+    version = importlib.metadata.version(name)
+    return version if name.replace("-", "_").lower() == module else f"{version} ({name})"
 
 
 def provenance_tags() -> dict[str, str]:
     """Git commit of the project checkout (or ``LP_SWEEPS_GIT_COMMIT``), package versions, host name."""
     commit = _git_commit()
     tags = {"lp_sweeps.git_commit": commit, "mlflow.source.git.commit": commit, "lp_sweeps.host": socket.gethostname()}
-    tags.update({f"lp_sweeps.version.{dist}": _package_version(dist) for dist in _VERSIONED_DISTRIBUTIONS})
+    tags.update({f"lp_sweeps.version.{module}": module_version(module) for module in _VERSIONED_MODULES})
     return tags

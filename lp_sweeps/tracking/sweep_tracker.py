@@ -4,23 +4,30 @@ the best trial, checkpoint retention and the model registry."""
 import json
 import logging
 import math
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, Optional
 
+import torch
 import yaml
 
 from lp_sweeps.tracking.mlflow_client import MetricValue, RunRecord, TrackingStore
+from lp_sweeps.tracking.model_package import CHECKPOINT_ARTIFACT, CONFIG_ARTIFACT
 from lp_sweeps.tracking.naming import (
     CHECKPOINT_DIR, TAG_BEST_RUN_ID, TAG_BEST_TRIAL_ID, TAG_CHECKPOINT_DELETED, TAG_PARENT_RUN_ID, TAG_PARETO_FRONT,
     TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, default_artifact_location, finite_metrics, params_to_log, provenance_tags, quoted,
     sanitize_key, sqlite_path, string_params, string_tags,
 )
 
-__all__ = ["SweepTracker", "search_children"]
+__all__ = ["BEST_ALIAS", "CONFIG_FILE", "MODEL_REQUIREMENTS", "SweepTracker", "search_children"]
 
 logger = logging.getLogger(__name__)
+
+BEST_ALIAS = "best"  # models:/<study>@best
+CONFIG_FILE = "config.yaml"  # a trial run's resolved config artifact
+MODEL_REQUIREMENTS = ("lp-sweeps", "torch>=2.4", "lightning>=2.4", "omegaconf>=2.3")  # what loading the model needs
 
 
 def _children(store: TrackingStore, experiment_id: str, parent_run_id: str) -> list[RunRecord]:
@@ -71,12 +78,17 @@ class SweepTracker:
                 mapping.setdefault(trial_id, run.run_id)
         return mapping
 
-    def close_trial(self, run_id: str, status: str, tags: Optional[Mapping[str, Any]] = None) -> None:
+    def close_trial(self, run_id: str, status: str, tags: Optional[Mapping[str, Any]] = None,
+                    ended_at: Optional[float] = None) -> None:
         """Final status of a child run, set by the driver when the scheduler reports the trial
-        ended (a trial stopped early never reaches its own clean-up)."""
+        ended (a trial stopped early never reaches its own clean-up). The run keeps the end time
+        its trial gave it; without one it ends at ``ended_at`` (seconds since the epoch: the
+        trial's last report), else now."""
         if tags:
             self._store.log(run_id, tags=string_tags(tags))
-        self._store.terminate(run_id, status)
+        own = self._store.run(run_id).end_time
+        end = own if own else (None if ended_at is None else int(ended_at * 1000))
+        self._store.terminate(run_id, status, end_time=end)
 
     def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: Optional[str] = None) -> None:
         """Driver-side upload, e.g. the best trials' checkpoints from the sweep's storage."""
@@ -119,21 +131,67 @@ class SweepTracker:
         parent_dir = str(PurePosixPath(artifact_path).parent)
         return artifact_path in self._store.list_artifacts(run_id, None if parent_dir == "." else parent_dir)
 
-    def register_best_model(self, run_id: str, artifact_path: str, model_name: str, once: bool = False) -> int:
-        """Registers artifact ``artifact_path`` of ``run_id`` as a new version of ``model_name``.
-        With ``once``, an existing version made from the same run and artifact is returned instead
-        (the end-of-sweep bookkeeping may run again)."""
-        run = self._store.run(run_id)
+    def register_best_model(self, run_id: str, artifact_path: str, model_name: str, alias: str = BEST_ALIAS,
+                            once: bool = False) -> int:
+        """The checkpoint artifact ``artifact_path`` of ``run_id`` (with the run's ``config.yaml``)
+        as an MLflow LoggedModel of the run, registered as a new version of ``model_name`` with
+        ``alias``: ``models:/<model_name>@best`` loads the tracker back
+        (:func:`lp_sweeps.tracking.load_tracker_model`). Returns the version. With ``once``, a
+        version already made from this run is kept instead (the end-of-sweep bookkeeping may run
+        again)."""
         artifact_path = artifact_path.strip("/")
         if not self.has_artifact(run_id, artifact_path):
             listed = self._store.list_artifacts(run_id, str(PurePosixPath(artifact_path).parent))
             raise ValueError(f"run {run_id} has no artifact {artifact_path!r}; found {listed}")
-        source = f"{run.artifact_uri.rstrip('/')}/{artifact_path}"
-        existing = [v for v, s in self._store.model_versions(model_name, run_id).items() if s == source] if once else []
-        return min(existing) if existing else self._store.register_version(model_name, source, run_id)
+        existing = self._store.model_versions(model_name, run_id) if once else {}
+        version = min(existing) if existing else self._log_and_register(run_id, artifact_path, model_name)
+        self._store.set_alias(model_name, alias, version)
+        return version
+
+    def _log_and_register(self, run_id: str, artifact_path: str, model_name: str) -> int:
+        with tempfile.TemporaryDirectory(prefix="lp-model-") as folder:
+            checkpoint = self._store.download(run_id, artifact_path, folder)
+            config = self._store.download(run_id, CONFIG_FILE, folder)
+            epoch = int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True).get("epoch", 0))
+            model_id, uri = self._store.log_tracker_model(
+                run_id, "tracker", {CHECKPOINT_ARTIFACT: str(checkpoint), CONFIG_ARTIFACT: str(config)}, step=epoch,
+                requirements=MODEL_REQUIREMENTS,
+                tags={"lp_sweeps.checkpoint": artifact_path, "lp_sweeps.epoch": str(epoch)},
+            )
+        return self._store.register_version(model_name, uri, run_id, model_id=model_id)
+
+    def tag_run(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        self._store.log(run_id, tags=string_tags(tags))
+
+    def record_group_run(self, parent_run_id: str, name: str, tags: Mapping[str, Any], metrics: Mapping[str, float],
+                         folder: Optional[Path], artifact_path: Optional[str]) -> str:
+        """A finished child run of the sweep that is no trial (an ensemble of a configuration's seeds)."""
+        run = self._store.create_run(self.experiment_id, name, {TAG_PARENT_RUN_ID: parent_run_id,
+                                                                TAG_SWEEP_NAME: self._sweep_name(parent_run_id),
+                                                                **string_tags(tags)})
+        stamp = int(time.time() * 1000)
+        values = [MetricValue(k, v, stamp, 0) for k, v in finite_metrics(metrics).items()]
+        self._store.log(run.run_id, metrics=values, tags=provenance_tags())
+        if folder is not None:
+            self._store.upload(run.run_id, folder, artifact_path)
+        self._store.terminate(run.run_id, "FINISHED")
+        return run.run_id
+
+    def describe_sweep(self, parent_run_id: str, markdown: str, metrics: Mapping[str, float]) -> None:
+        """The parent run's description (a markdown leaderboard) and summary metrics (each value
+        once, however often the end-of-sweep bookkeeping runs)."""
+        stamp = int(time.time() * 1000)
+        logged = self._store.run(parent_run_id).metrics
+        values = [MetricValue(k, v, stamp, 0) for k, v in finite_metrics(metrics).items() if logged.get(k) != v]
+        self._store.log(parent_run_id, metrics=values)
+        self._store.set_description(parent_run_id, markdown)
+
+    def _sweep_name(self, parent_run_id: str) -> str:
+        return self._store.run(parent_run_id).tags.get(TAG_SWEEP_NAME, "")
 
     def apply_retention(
-        self, parent_run_id: str, metric: str, mode: str = "min", keep_best_k: int = 1, scope: str = "last"
+        self, parent_run_id: str, metric: str, mode: str = "min", keep_best_k: int = 1, scope: str = "last",
+        keep: tuple[str, ...] | list[str] = (),
     ) -> list[str]:
         """Keeps the ``checkpoints/`` artifacts of the best ``keep_best_k`` children, deletes the rest.
 
@@ -141,6 +199,8 @@ class SweepTracker:
         all steps (``scope="all"``). Children without a finite value rank last and lose their
         checkpoints. Deleted ones are tagged ``lp_sweeps.checkpoint_deleted=true``. Returns the
         kept run ids, best first. Meant for the end of a sweep: running trials are ranked too.
+        ``keep``: run ids whose checkpoints stay whatever their rank (instead of the best ``keep_best_k``
+        when given: the sweep's own ranking, e.g. by the mean over seeds).
         """
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
@@ -152,7 +212,7 @@ class SweepTracker:
         scored = [(self._score(run, sanitize_key(metric), mode, scope), run) for run in children]
         sign = 1.0 if mode == "min" else -1.0  # ties keep the older run first
         ranked = sorted((item for item in scored if item[0] is not None), key=lambda item: sign * item[0])
-        kept_ids = [run.run_id for _, run in ranked[:keep_best_k]]
+        kept_ids = list(keep) or [run.run_id for _, run in ranked[:keep_best_k]]
         for _, run in scored:
             if run.run_id not in kept_ids:
                 self._delete_checkpoints(run)

@@ -7,6 +7,7 @@ server is away, and a later tracker of the same trial (a retry, a resume, or the
 of the sweep: :func:`deliver_spooled`) first sends what an earlier one left unsent.
 """
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping
@@ -14,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Optional, SupportsFloat
 
 from lp_sweeps.tracking.mlflow_client import (
-    MetricValue, RunRecord, TrackingStore, configure_http_retries, is_transient_error,
+    DatasetRecord, MetricValue, RunRecord, TrackingStore, configure_http_retries, is_transient_error,
 )
 from lp_sweeps.tracking.naming import (
     TAG_PARENT_RUN_ID, TAG_ROLE, TAG_SWEEP_NAME, TAG_TRIAL_ID, TAG_TRIAL_NAME, Seconds, finite_metrics, params_to_log,
@@ -40,6 +41,7 @@ class _RunWriter:
         self.setup_error: Optional[TrackingSetupError] = None
         self._known_params: dict[str, str] = {}
         self._logged_steps: dict[str, set[int]] = {}  # per metric, the steps the run has (read when needed)
+        self.started_at: Optional[float] = None  # when the trial began (seconds since the epoch); None: now
 
     def ensure_run(self) -> str:
         if self.run is not None:
@@ -68,7 +70,8 @@ class _RunWriter:
             return existing[0]
         identity = {TAG_PARENT_RUN_ID: self.parent_run_id, TAG_TRIAL_ID: self.trial_id,
                     TAG_SWEEP_NAME: self.sweep_name, TAG_ROLE: "trial"}
-        return self.store.create_run(self.experiment_id, self.trial_name, identity)
+        start = None if self.started_at is None else int(self.started_at * 1000)
+        return self.store.create_run(self.experiment_id, self.trial_name, identity, start_time=start)
 
     def send(self, record: dict[str, Any]) -> None:
         run_id = self.ensure_run()
@@ -83,6 +86,8 @@ class _RunWriter:
             self.store.log(run_id, tags=record["tags"])
         elif op == "artifact":
             self._send_artifact(run_id, Path(record["local_path"]), record["artifact_path"], bool(record["staged"]))
+        elif op == "dataset":
+            self.store.log_dataset(run_id, DatasetRecord(**record["dataset"]))
         elif op == "status" and record["status"] == "RUNNING":
             self.store.mark_running(run_id)
         elif op == "status":
@@ -122,7 +127,8 @@ class TrialTracker:
     With ``background=True`` writes return at once; with ``background=False`` each write waits up
     to ``patience_s`` for delivery. MLflow's own HTTP retries are shortened through
     ``MLFLOW_HTTP_REQUEST_*`` environment defaults (process-wide, only where the user has not set
-    them), because the buffer retries for longer.
+    them), because the buffer retries for longer. A new run starts at ``started_at`` (seconds since
+    the epoch: when the trial began), else when the server first answers.
     """
 
     def __init__(
@@ -130,6 +136,7 @@ class TrialTracker:
         sweep_name: str, *, spool_dir: Optional[str | Path] = None, background: bool = True,
         patience_s: Seconds = 120.0, initial_backoff_s: Seconds = 0.5, max_backoff_s: Seconds = 10.0,
         start_timeout_s: Seconds = 10.0, http_max_retries: int = 1, http_timeout_s: Seconds = 30.0,
+        started_at: Optional[float] = None,
     ) -> None:
         for name, value in (("parent_run_id", parent_run_id), ("experiment_id", experiment_id), ("trial_id", trial_id)):
             if not value:
@@ -141,11 +148,13 @@ class TrialTracker:
         self.background, self.patience_s, self.start_timeout_s = background, patience_s, start_timeout_s
         self._writer = _RunWriter(TrackingStore(tracking_uri), parent_run_id, experiment_id, trial_id,
                                   self.trial_name, sweep_name)
+        self._writer.started_at = started_at
         spool = Spool(Path(spool_dir) if spool_dir is not None else default_spool_dir(),
                       spool_key(sweep_name, parent_run_id, trial_id))
         self._sender = BufferedSender(spool, self._writer.send, is_transient_error, tracking_uri, patience_s,
                                       initial_backoff_s, max_backoff_s)
         self._state = "new"
+        self._monitor: Any = None
 
     @property
     def run_id(self) -> Optional[str]:
@@ -217,6 +226,23 @@ class TrialTracker:
         folder = None if str(posix.parent) == "." else str(posix.parent)
         self._submit({"op": "artifact", "local_path": str(staged), "artifact_path": folder, "staged": True})
 
+    def log_dataset(self, dataset: DatasetRecord) -> None:
+        """A dataset input of the run (MLflow's Datasets column), e.g. the labeled frames."""
+        self._submit({"op": "dataset", "dataset": dataclasses.asdict(dataset)})
+
+    def monitor_system(self, interval_s: Seconds) -> bool:
+        """Records this machine's CPU, memory (and GPU) use as ``system/*`` metrics of the run every
+        ``interval_s`` until :meth:`end`. False (nothing recorded) while the server has not answered."""
+        self._require_started()
+        if self.run_id is None or self._monitor is not None:
+            return False
+        try:
+            self._monitor = self._writer.store.start_system_metrics(self.run_id, float(interval_s))
+        except Exception as exc:  # a missing psutil, say: the trial goes on without
+            logger.warning(f"trial {self.trial_id}: no system metrics: {exc}")
+            return False
+        return True
+
     def flush(self, timeout: Optional[Seconds] = None) -> None:
         """Blocks until every buffered record is sent; :class:`TrackingFlushError` after the timeout."""
         self._sender.flush(self.patience_s if timeout is None else timeout)
@@ -229,6 +255,8 @@ class TrialTracker:
         if self._state != "started":
             raise RuntimeError(f"tracker of trial {self.trial_id!r}: end() needs a started, not yet ended tracker")
         self._state = "ended"
+        if self._monitor is not None:
+            self._monitor.finish()  # its last samples, then the run's end time
         self._sender.submit({"op": "status", "status": status, "end_time": int(time.time() * 1000)})
         try:
             self._sender.flush(self.patience_s if timeout is None else timeout)

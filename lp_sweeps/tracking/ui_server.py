@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lp_sweeps.tracking.naming import Seconds
 
-__all__ = ["start_ui", "stop_ui", "wait_until_healthy"]
+__all__ = ["experiment_runs_url", "start_ui", "stop_ui", "wait_until_healthy"]
 
 
 def start_ui(
@@ -69,3 +69,9 @@ def wait_until_healthy(url: str, timeout: Seconds = 60.0, process: subprocess.Po
             pass
         time.sleep(0.25)
     raise TimeoutError(f"MLflow server at {url} did not answer {health} with 200 within {timeout} s")
+
+
+def experiment_runs_url(base_url: str, experiment_id: str) -> str:
+    """The MLflow UI page of an experiment's runs table. MLflow 3's UI opens experiments in its
+    GenAI view unless asked for the model-training one (``workflowType=machine_learning``)."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"

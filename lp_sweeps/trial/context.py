@@ -4,14 +4,25 @@ import dataclasses
 from typing import Any, Optional, Protocol, runtime_checkable
 
 __all__ = [
-    "CHECKPOINT_FILE", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_WORLD_SIZE", "TrialContext", "TrialReporter",
-    "WorkerPlacement",
+    "CHECKPOINT_FILE", "Replicate", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_REPLICATE_OF", "TAG_WORLD_SIZE",
+    "TrialContext", "TrialReporter", "WorkerPlacement",
 ]
 
 CHECKPOINT_FILE = "model.ckpt"
 SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values the trial trained with
 TAG_NODE_IP = "lp_sweeps.node_ip"  # the Ray node of the trial's rank-0 process (latest attempt)
 TAG_WORLD_SIZE = "lp_sweeps.world_size"  # training processes of the trial (DDP workers)
+TAG_REPLICATE_OF = "lp_sweeps.replicate_of"  # a replicate's search trial (trial id)
+
+
+@dataclasses.dataclass(frozen=True)
+class Replicate:
+    """A retraining of the configuration of search trial ``source_trial_id`` (short name ``group``,
+    e.g. ``t03``) with seed ``seed`` (1, 2, ...: added to the base config's model and data seeds)."""
+
+    group: str
+    seed: int
+    source_trial_id: str
 
 
 @dataclasses.dataclass(frozen=True)

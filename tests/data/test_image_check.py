@@ -33,7 +33,8 @@ def test_good_images_pass_and_the_result_is_cached(tmp_path):
     check_labeled_images(root, names, keypoints, NAMES, "C.csv", cache_file=cache)
     assert sorted(v for v in json.loads(cache.read_text()).values()) == [[30, 40]] * 4
     keypoints[1, 1] = np.nan  # an unlabeled keypoint is never out of bounds
-    keypoints[2, 0] = [-1.5, 31.0]  # within EDGE_TOLERANCE_PX of the frame
+    keypoints[2, 0] = [41.5, 31.0]  # within EDGE_TOLERANCE_PX of the frame
+    keypoints[3, 0] = [-7.0, -9.0]  # left the frame at its top left: no size mismatch (the dataset drops it)
     check_labeled_images(root, names, keypoints, NAMES, "C.csv", cache_file=cache)
 
 
@@ -49,8 +50,8 @@ def test_corrupt_empty_and_mislabeled_frames_are_named(tmp_path):
     assert message.startswith("3 labeled frames of 'C.csv' cannot be used: ")
     assert f"line 5 ('labeled-data/img1.png'): '{root / names[1]}' is empty or not a decodable image" in message
     assert "line 6 ('labeled-data/img2.png')" in message
-    assert "line 7 ('labeled-data/img3.png'): keypoint 'tail' at x=41, y=75.5 lies outside the image " \
-           "(40 x 30 px, width x height)" in message
+    assert "line 7 ('labeled-data/img3.png'): keypoint 'tail' at x=41, y=75.5 lies beyond the image " \
+           "(40 x 30 px, width x height): labels and image do not match" in message
 
 
 def test_a_rewritten_file_is_checked_again(tmp_path):

@@ -17,6 +17,14 @@ def test_dry_run_prints_trials_resources_and_two_configs(tmp_path, capsys):
     assert code == 0
     assert "trials: 5 (searcher optuna, scheduler asha, at most 2 at once)" in out
     assert "resources per trial: 1.0 CPU, 0.0 GPU, 1 worker(s)" in out
+    assert "after training: video stage: 50 frames per video; no replicates" in out
+    replicates = "replicates={top_k: 2, seeds: 3, ensemble: eks}"
+    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), replicates, "--dry-run"]) == 0
+    assert ("after training: video stage: 50 frames per video; then the best 2 configurations again with 3 seeds "
+            "each (6 more trials, fused with eks)") in capsys.readouterr().out
+    assert lp_sweep(["--project-dir", str(tmp_path), "launch", str(QUICKSTART), replicates,
+                     "video.frames_per_video=0", "--dry-run"]) == 2
+    assert "replicates.ensemble: the ensemble fuses the seeds' video predictions" in capsys.readouterr().err
     examples = out.split("--- example trial ")[1:]
     assert len(examples) == 2
     for example in examples:

@@ -71,9 +71,10 @@ def build_unlabeled_dataset(
 
 
 def build_prediction_loader(
-    cfg: DictConfig, videos: VideoSource, context: bool, reader: str = "opencv"
+    cfg: DictConfig, videos: VideoSource, context: bool, reader: str = "opencv", max_frames: int | None = None
 ) -> PredictionVideoLoader:
-    """Prediction batches for one video (or one video per view, in ``data.view_names`` order)."""
+    """Prediction batches for one video (or one video per view, in ``data.view_names`` order);
+    ``max_frames`` limits them to the video's first frames."""
     section = cfg.dali.context.predict if context else cfg.dali.base.predict
     dims = cfg.data.image_resize_dims
     return PredictionVideoLoader(
@@ -83,4 +84,5 @@ def build_prediction_loader(
         sequence_length=int(section.sequence_length),
         context=context,
         reader=reader,
+        max_frames=max_frames,
     )

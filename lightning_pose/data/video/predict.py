@@ -100,8 +100,10 @@ class PredictionVideoLoader:
         sequence_length: int,
         context: bool = False,
         reader: str = "opencv",
+        max_frames: int | None = None,
     ) -> None:
-        """``videos``: one file (single view) or one file per view (multiview, same lengths)."""
+        """``videos``: one file (single view) or one file per view (multiview, same lengths);
+        ``max_frames``: predict only the first that many frames (None: all)."""
         self.paths = _as_paths(videos)
         self.infos: list[VideoInfo] = [probe_video(p) for p in self.paths]
         counts = {info.num_frames for info in self.infos}
@@ -111,7 +113,11 @@ class PredictionVideoLoader:
                 f"multiview prediction needs equal frame counts per view, got {detail}"
             )
         self.is_multiview = len(self.paths) > 1
+        if max_frames is not None and max_frames < 1:
+            raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
         self.num_frames = self.infos[0].num_frames
+        if max_frames is not None:
+            self.num_frames = min(self.num_frames, int(max_frames))
         self.height, self.width = int(resize_height), int(resize_width)
         self.sequence_length = int(sequence_length)
         self.context = context

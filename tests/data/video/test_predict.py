@@ -58,6 +58,18 @@ def test_base_batches_cover_every_frame_once_in_order(make_video):
     assert torch.equal(last["frames"][7], last["frames"][6])  # padding repeats the last frame
 
 
+def test_max_frames_predicts_only_the_first_frames(make_video):
+    path = make_video("clip.mp4", 23, 40, 48)
+    loader = PredictionVideoLoader(path, 16, 24, sequence_length=8, max_frames=10)
+    pairs = list(loader.iter_with_windows())
+    assert loader.num_frames == 10 and [w for _, w in pairs] == [PredictionWindow(0, 8, 8), PredictionWindow(8, 2, 2)]
+    covered = torch.cat([b["frames"][: w.num_real] for b, w in pairs])
+    assert torch.equal(covered, _expected_frames(path, 16, 24)[:10])
+    assert PredictionVideoLoader(path, 16, 24, sequence_length=8, max_frames=100).num_frames == 23
+    with pytest.raises(ValueError, match="max_frames must be >= 1"):
+        PredictionVideoLoader(path, 16, 24, sequence_length=8, max_frames=0)
+
+
 def test_context_batches_overlap_by_four_and_cover_every_frame(make_video):
     path = make_video("clip.mp4", 23, 40, 48)
     loader = PredictionVideoLoader(path, 16, 24, sequence_length=8, context=True)

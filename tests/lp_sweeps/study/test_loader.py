@@ -13,10 +13,12 @@ from lp_sweeps.study.space import RandomSuggester
 from lp_sweeps.study import (
     ALLOWED_METRICS,
     Budget,
+    Replicates,
     Resources,
     SchedulerSpec,
     SearcherSpec,
     StudyError,
+    VideoStage,
     base_config,
     compose_trial_config,
     grid_points,
@@ -95,7 +97,10 @@ def test_valid_study_and_defaults(tmp_path):
     assert study.overrides == {"model.backbone": "resnet18", "model.backbone_pretrained": False}
     assert [p.key for p in study.parameters] == list(VALID["parameters"])
     assert study.base_values == {"model.losses_to_use": []}
-    assert ALLOWED_METRICS == ("val_pixel_error", "val_supervised_loss", "val_supervised_rmse")
+    assert ALLOWED_METRICS == ("val_pixel_error", "val_supervised_loss", "val_supervised_rmse", "video_temporal_norm",
+                               "video_pca_singleview_error", "video_pca_multiview_error", "video_confidence",
+                               "video_pixel_error")
+    assert study.video == VideoStage(200, None) and study.replicates == Replicates(0, 3, "none")
 
 
 def test_yaml_details(tmp_path):
@@ -146,7 +151,19 @@ def test_missing_file_raises_file_not_found(tmp_path):
         (changed(scheduler={"grace_period": 5}), "scheduler.grace_period", ["<= budget.max_epochs (3)"]),
         (changed(scheduler={"reduction_factor": 1}), "scheduler.reduction_factor", ["a number > 1"]),
         (changed(objective={"metric": "val_loss"}), "objective.metric", ["'val_loss'", str(list(ALLOWED_METRICS))]),
-        (changed(objective={"mode": "max"}), "objective.mode", ["['min']"]),
+        (changed(objective={"mode": "max"}), "objective.mode", ["val_pixel_error is better when lower; use mode: min"]),
+        (changed(objective={"mode": "best"}), "objective.mode", ["'best'", "['min', 'max']"]),
+        (changed(objective={"metric": "video_temporal_norm"}), "scheduler.name",
+         ["'asha' acts on values reported every epoch (it stops trials at rungs)", "scheduler: {name: fifo}"]),
+        (changed(objective={"metric": "video_confidence"}, scheduler={"name": "fifo"}, video={"frames_per_video": 0}),
+         "objective.metric", ["video_confidence is measured by the video stage"]),
+        (changed(video={"frames_per_video": -1}), "video.frames_per_video", ["an int >= 0, got -1"]),
+        (changed(video={"directory": "no_such_videos"}), "video.directory", ["'no_such_videos': no such folder"]),
+        (changed(video={"frames": 10}), "video.frames", ["allowed keys: ['frames_per_video', 'directory']"]),
+        (changed(replicates={"top_k": 2, "seeds": 0}), "replicates.seeds", ["an int >= 1, got 0"]),
+        (changed(replicates={"top_k": 2, "seeds": 1, "ensemble": "eks"}), "replicates.ensemble",
+         ["needs replicates.top_k >= 1 and seeds >= 2"]),
+        (changed(replicates={"top_k": 1, "ensemble": "mean"}), "replicates.ensemble", ["'mean'", "['none', 'eks']"]),
         (changed(resources={"cpus": 0}), "resources.cpus", ["a number > 0, got 0"]),
         (changed(resources={"gpus": -1}), "resources.gpus", ["a number >= 0, got -1"]),
         (changed(resources={"workers": 1.5}), "resources.workers", ["an int >= 1, got 1.5"]),

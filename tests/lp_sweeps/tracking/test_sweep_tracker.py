@@ -3,11 +3,19 @@
 import socket
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 import yaml
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
-from lp_sweeps.tracking import SweepTracker
+from lightning_pose.config import load_config
+from lightning_pose.data.demo import demo_config
+from lightning_pose.data.demo_scene import KEYPOINT_NAMES
+from lightning_pose.models import get_model
+from lp_sweeps.tracking import SweepTracker, load_tracker_model
+from lp_sweeps.tracking.model_package import predict_frames
 from tests.lp_sweeps.tracking.conftest import EXPERIMENT, local_path, make_trial
 
 
@@ -73,14 +81,39 @@ def test_retention_keeps_best_k_checkpoints(sweep, store: str, tmp_path: Path):
         tracker.apply_retention(parent, "val_loss", mode="median")
 
 
-def test_register_best_model_points_at_checkpoint(sweep, store: str, tmp_path: Path):
+def _tiny_tracker_run(store: str, sweep, tmp_path: Path) -> tuple[str, torch.nn.Module]:
+    """A trial run holding a real (random) heatmap tracker's checkpoint and its config."""
+    config = demo_config(tmp_path / "data", tmp_path / "data" / "videos", (64, 64))
+    config["data"]["image_resize_dims"] = {"height": 64, "width": 64}
+    cfg = load_config(config)
+    model = get_model(cfg)
+    ckpt = tmp_path / "model.ckpt"
+    torch.save({"state_dict": model.state_dict(), "epoch": 3}, ckpt)
+    with make_trial(store, sweep, "t1", tmp_path) as trial:
+        trial.log_metrics({"val_loss": 0.5}, step=3)
+        trial.log_artifact(ckpt, "checkpoints")
+        trial.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
+    return trial.run_id, model
+
+
+def test_register_best_model_logs_a_logged_model_that_loads_strictly_from_alias_best(sweep, store: str, tmp_path: Path):
     tracker, _ = sweep
-    run_id = _trial_with_checkpoint(store, sweep, tmp_path, "t1", [0.5])
-    assert tracker.register_best_model(run_id, "checkpoints/t1.ckpt", "study-a") == 1
-    assert tracker.register_best_model(run_id, "checkpoints/t1.ckpt", "study-a") == 2
-    version = MlflowClient(store).get_model_version("study-a", "1")
-    assert version.run_id == run_id
-    assert version.source == MlflowClient(store).get_run(run_id).info.artifact_uri + "/checkpoints/t1.ckpt"
-    assert local_path(version.source).read_bytes() == b"t1"
+    run_id, model = _tiny_tracker_run(store, sweep, tmp_path)
+    assert tracker.register_best_model(run_id, "checkpoints/model.ckpt", "study-a") == 1
+    assert tracker.register_best_model(run_id, "checkpoints/model.ckpt", "study-a") == 2
+    client = MlflowClient(store)
+    best = client.get_model_version_by_alias("study-a", "best")
+    assert int(best.version) == 2 and best.run_id == run_id and best.source.startswith("models:/m-")
+    logged = client.search_logged_models([tracker.experiment_id])
+    assert len(logged) == 2 and {m.source_run_id for m in logged} == {run_id}
+    assert all(m.tags["lp_sweeps.epoch"] == "3" for m in logged)
+    loaded = load_tracker_model("models:/study-a@best", store)
+    assert type(loaded.model) is type(model) and loaded.load_report.complete
+    expected = model.state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in loaded.model.state_dict().items())
+    frames = np.zeros((2, 64, 64, 3), dtype=np.uint8)
+    assert loaded.model.training is False
+    predictions = predict_frames(loaded, frames)  # the pyfunc's predict: x, y, likelihood per keypoint
+    assert predictions.shape == (2, 3 * len(KEYPOINT_NAMES))
     with pytest.raises(ValueError, match="no artifact 'checkpoints/missing.ckpt'"):
         tracker.register_best_model(run_id, "checkpoints/missing.ckpt", "study-a")
