@@ -18,12 +18,14 @@ from typing import Any, Optional
 import pytest
 from websockets.sync.client import connect
 
+from tests.ci import missing
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def require_chromium() -> str:
     if CHROMIUM is None:
-        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+        missing("chromium is not installed (.ci/run installs Debian's chromium package)")
     return CHROMIUM
 
 

@@ -16,6 +16,8 @@ import pathlib  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests.ci import missing  # noqa: E402
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 MIRROR_MOUSE = pathlib.Path(
     os.environ.get("LP_MIRROR_MOUSE_DIR", REPO_ROOT.parent / "shared" / "data" / "mirror-mouse-example")
@@ -30,7 +32,5 @@ def mirror_mouse_dir() -> pathlib.Path:
     developer's machine, and fail in CI (``CI=true``), where it must be there."""
     if not (MIRROR_MOUSE / "CollectedData.csv").is_file():
         message = f"mirror-mouse-example not found at {MIRROR_MOUSE} (set LP_MIRROR_MOUSE_DIR)"
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(f"{message}; CI must have the shared data", pytrace=False)
-        pytest.skip(message)
+        missing(message)
     return MIRROR_MOUSE

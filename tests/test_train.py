@@ -119,6 +119,28 @@ def test_train_multiview_transformer(mirror_mouse_split, tmp_path, losses):  # n
         assert len(video_preds) == 60
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", ["heatmap", "heatmap_mhcrnn"])
+def test_heatmap_trackers_train_on_every_view_of_multiview_data(mirror_mouse_split, tmp_path, model_type):  # noqa: F811
+    """LP's single-network heatmap trackers take a multiview project: the views of a frame go
+    through the backbone as one batch and each view's keypoints get their own predictions file."""
+    split = mirror_mouse_split
+    data = {
+        "data_dir": str(split.root),
+        "video_dir": "videos",
+        "csv_file": split.csv_paths,
+        "view_names": split.view_names,
+        "num_keypoints": 7,
+    }
+    model = {"model_type": model_type, "backbone": "resnet18", "losses_to_use": ["temporal"]}
+    config = write_config(tmp_path / "config.yaml", data, model)
+    model_dir = tmp_path / "model"
+    assert litpose(["train", str(config), "--output_dir", str(model_dir)]) == 0
+    for view in split.view_names:
+        preds = check_model_dir(model_dir, f"predictions_{view}.csv")
+        assert len(preds) == 90 and preds.shape[1] == 7 * 3 + 1
+
+
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory) -> Path:
     return generate_demo_data(tmp_path_factory.mktemp("demo"), num_frames_labeled=20, num_videos=1, frames_per_video=30)

@@ -25,6 +25,7 @@ __all__ = [
     "build_supervised_loss_params",
     "build_unsupervised_loss_params",
     "expand_column_matches",
+    "per_view_epsilon",
     "check_loss_config",
     "get_loss_classes",
     "get_loss_factories",
@@ -120,6 +121,15 @@ def expand_column_matches(
     return [[v * num_keypoints + i for i in mirrored_column_matches] for v in range(num_views)]
 
 
+def per_view_epsilon(epsilon: Any, num_views: int, num_keypoints: int | None) -> Any:
+    """A per-keypoint epsilon list of one view (``num_keypoints`` values) on ``num_views > 1``
+    data, whose trackers predict ``num_views * num_keypoints`` keypoints: the list repeated per
+    view. Scalars, single-view data and full-length lists are returned unchanged."""
+    if num_views <= 1 or not isinstance(epsilon, (list, tuple)) or len(epsilon) != num_keypoints:
+        return epsilon
+    return list(epsilon) * num_views
+
+
 def build_multiview_3d_loss_params(data_cfg: DictConfig, losses_cfg: DictConfig) -> dict[str, dict]:
     """The supervised 3-D losses whose ``log_weight`` is set (multiview with camera params)."""
     params: dict[str, dict] = {}
@@ -187,7 +197,9 @@ def build_unsupervised_loss_params(
                     f"(data.view_names={list(view_names)})"
                 )
             loss_params["columns_for_singleview_pca"] = to_plain(data_cfg.columns_for_singleview_pca)
-        elif name.startswith("temporal_heatmap") and model_cfg.model_type == "regression":
+        elif name.startswith("temporal"):
+            loss_params["epsilon"] = per_view_epsilon(loss_params.get("epsilon", 0.0), num_views, data_cfg.num_keypoints)
+        if name.startswith("temporal_heatmap") and model_cfg.model_type == "regression":
             raise NotImplementedError(f"{name} needs heatmaps; the regression model has none")
         params[name] = loss_params
     return params

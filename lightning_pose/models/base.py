@@ -186,12 +186,12 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
             {"params": self.head.parameters(), "name": "head"},
         ]
 
-    # the labeled batches this tracker trains on (checked on every batch it receives)
-    labeled_batch_type: type = BaseLabeledBatchDict
+    # the labeled batch types this tracker trains on (each batch it receives must fit one)
+    labeled_batch_types: tuple[type, ...] = (BaseLabeledBatchDict,)
 
     def check_prediction_batch(self, batch: PredictionBatch) -> None:
         """A batch to predict on: this tracker's labeled batches, or unlabeled video frames."""
-        check_batch(batch, self.labeled_batch_type, UnlabeledBatchDict, MultiviewUnlabeledBatchDict)
+        check_batch(batch, *self.labeled_batch_types, UnlabeledBatchDict, MultiviewUnlabeledBatchDict)
 
     def frame_keypoints_for_metrics(self, batch: LabeledBatch, data: LabeledOutputs) -> tuple[Tensor, Tensor]:
         """(target, prediction) keypoints in original-frame pixels for the pixel-error metric."""
@@ -200,7 +200,7 @@ class BaseSupervisedTracker(BaseFeatureExtractor):
     def evaluate_labeled(
         self, batch: LabeledBatch, stage: str | None = None, anneal_weight: float | Tensor | None = None
     ) -> Tensor:
-        check_batch(batch, self.labeled_batch_type)
+        check_batch(batch, *self.labeled_batch_types)
         data = self.get_loss_inputs_labeled(batch)
         loss, logs = self.loss_factory(stage=stage, anneal_weight=anneal_weight, **data)
         rmse, _ = self.rmse_loss(stage=stage, **data)

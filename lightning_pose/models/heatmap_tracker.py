@@ -56,7 +56,8 @@ def heatmap_predictions(model, batch: PredictionBatch, return_heatmaps: bool) ->
 class HeatmapTracker(BaseSupervisedTracker):
     """One heatmap per keypoint at ``1 / 2**downsample_factor`` of the input resolution."""
 
-    labeled_batch_type = HeatmapLabeledBatchDict
+    # single-view batches, or the views of a multiview batch stacked as one image set
+    labeled_batch_types = (HeatmapLabeledBatchDict, MultiviewHeatmapLabeledBatchDict)
 
     def __init__(
         self,

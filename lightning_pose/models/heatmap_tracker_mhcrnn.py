@@ -7,7 +7,12 @@ from jaxtyping import Float
 from torch import Tensor
 
 from lightning_pose.data.bboxes import model_to_frame_batch
-from lightning_pose.data.datatypes import HeatmapLabeledBatchDict, PredictionBatch, UnlabeledBatch
+from lightning_pose.data.datatypes import (
+    HeatmapLabeledBatchDict,
+    MultiviewHeatmapLabeledBatchDict,
+    PredictionBatch,
+    UnlabeledBatch,
+)
 from lightning_pose.data.utils import undo_affine_transform_batch
 from lightning_pose.losses.factory import LossFactory
 from lightning_pose.losses.regression import RegressionRMSELoss
@@ -37,7 +42,8 @@ def merge_by_confidence(
 class HeatmapTrackerMHCRNN(BaseSupervisedTracker):
     """Heatmap tracker that sees frames t-2..t+2 to predict frame t (``downsample_factor`` 2 only)."""
 
-    labeled_batch_type = HeatmapLabeledBatchDict
+    # single-view batches, or the views of a multiview batch stacked as one image set
+    labeled_batch_types = (HeatmapLabeledBatchDict, MultiviewHeatmapLabeledBatchDict)
 
     def __init__(
         self,

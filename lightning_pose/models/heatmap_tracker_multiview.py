@@ -35,7 +35,7 @@ def squeeze_view_transforms(transforms: Tensor) -> Tensor:
 class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
     """Patch tokens of every view (plus a learned per-view embedding) share one attention context."""
 
-    labeled_batch_type = MultiviewHeatmapLabeledBatchDict
+    labeled_batch_types = (MultiviewHeatmapLabeledBatchDict,)
 
     def __init__(
         self,

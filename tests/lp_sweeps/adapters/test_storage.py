@@ -35,7 +35,7 @@ def s3(monkeypatch) -> pyarrow.fs.S3FileSystem:
 
 
 def test_sweep_keeps_results_and_checkpoints_in_s3(s3, tmp_path):
-    overrides = ["budget.num_samples=2", "budget.max_epochs=2", "training.limit_train_batches=2"]
+    overrides = ["budget.num_samples=2", "budget.max_epochs=2", "training.limit_train_batches=2", "video={frames_per_video: 0}"]
     record = sweep.launch(QUICKSTART, overrides, project_dir=tmp_path, num_cpus=2, storage_path="s3://lp-sweeps/runs",
                           printer=lambda _: None)
     assert record.state == "finished" and record.storage_dir == "s3://lp-sweeps/runs"

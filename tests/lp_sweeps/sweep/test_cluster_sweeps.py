@@ -33,6 +33,7 @@ from lightning_pose.data.factory import get_data_module, get_dataset, get_imgaug
 from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
 from lp_sweeps.staging import MARKER_FILE
+from tests.ci import missing
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -55,10 +56,7 @@ def _read_env_file(path: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def stack():
     if not _postgres_installed():
-        reason = "PostgreSQL server binaries not found (apt-get install postgresql; .ci/run installs them)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing("PostgreSQL server binaries not found (apt-get install postgresql; .ci/run installs them)")
     folder = Path(tempfile.mkdtemp(prefix="lp-stack-test-"))
     env = {
         **os.environ, "LP_STACK_DIR": str(folder), "LP_STACK_PG_PORT": str(free_port()),
@@ -98,6 +96,7 @@ def write_study(folder: Path, name: str, samples: int, max_epochs: int, resource
         "searcher": {"name": "random", "seed": 0},
         "scheduler": {"name": "fifo"},
         "budget": {"num_samples": samples, "max_epochs": max_epochs, "max_concurrent_trials": concurrent},
+        "video": {"frames_per_video": 0},
         "resources": resources,
         "parameters": {"training.optimizer_params.learning_rate": {"loguniform": [1.0e-3, 5.0e-3]}},
     }

@@ -25,7 +25,7 @@ from lp_sweeps import sweep
 
 REPO = Path(__file__).resolve().parents[3]
 QUICKSTART = REPO / "search_spaces" / "quickstart.yaml"
-TINY = ["training.limit_train_batches=2", "training.val_batch_size=16"]
+TINY = ["training.limit_train_batches=2", "training.val_batch_size=16", "video={frames_per_video: 0}"]  # no video stage
 pytestmark = pytest.mark.slow
 
 

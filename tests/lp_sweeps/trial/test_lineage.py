@@ -25,6 +25,7 @@ STUDY = {
     "scheduler": {"name": "pbt", "perturbation_interval": 1, "quantile_fraction": 0.5, "resample_probability": 0.0,
                   "seed": 0},
     "budget": {"num_samples": 2, "max_concurrent_trials": 2, "max_epochs": MAX_EPOCHS},
+    "video": {"frames_per_video": 0},
     "resources": {"cpus": 1},
     "parameters": {LR: {"loguniform": [1.0e-4, 1.0e-2]}, WEIGHT: {"uniform": [3.0, 8.0]}},
 }
