@@ -192,7 +192,9 @@ class GridSearcher(Searcher):
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         index = self.plan.point_of(trial_id)
-        if index is not None and self.metric in result:  # an objective measured after training: last report only
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        # an objective measured after training (the video stage) is in the last report only
+        if index is not None and all(metric in result for metric in metrics):
             self.inner[index].on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: Optional[dict] = None, error: bool = False) -> None:
