@@ -12,7 +12,6 @@ combination one ``OptunaSearch`` with the sampler of the study's searcher
 ``OptunaSearch`` takes metric and mode lists) and runs under a scheduler that needs none.
 """
 
-import dataclasses
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from lp_sweeps.adapters.ray_train import (
     CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
     fit_distributed_trial, train_storage_path,
 )
+from lp_sweeps.adapters.outcomes import SweepOutcome, TrialOutcome
 from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
@@ -269,31 +269,6 @@ class _ProgressCallback(tune.Callback):
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         self.board.errored(trial.trial_id)
-
-
-@dataclasses.dataclass
-class TrialOutcome:
-    trial_id: str
-    status: str  # TERMINATED | ERROR
-    iterations: int
-    metric: Optional[float]
-    params: dict
-    checkpoint_dir: Optional[str]  # its best kept checkpoint: a folder, or a URI (adapters.storage)
-    stopped_early: bool
-    values: dict = dataclasses.field(default_factory=dict)  # the objectives' values at the trial's last report
-    start_time: Optional[float] = None  # seconds since the epoch: when the trial started
-    end_time: Optional[float] = None  # and its last report
-    replicate: Optional[dict] = None  # a replicate's {"group", "seed", "source_trial_id"}
-    number: Optional[int] = None  # a search trial's number in the sweep (from 1)
-
-
-@dataclasses.dataclass
-class SweepOutcome:
-    trials: list[TrialOutcome]
-    storage_dir: str
-    wall_time_s: float
-    interrupted: bool  # stopped (Ctrl-C, driver killed) before every trial ended: resume it
-    ended: set[str]  # ids of the trials that ended, this run or an earlier one
 
 
 def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str, max_t: int,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Optional
 
 from lightning_pose.config import to_plain
-from lp_sweeps.adapters.ray_tune import TrialOutcome
+from lp_sweeps.adapters.outcomes import TrialOutcome
 from lp_sweeps.adapters.storage import fetch_checkpoint_file
 from lp_sweeps.study import Study
 from lp_sweeps.study.space import render_value

@@ -9,7 +9,7 @@ latest values of those metrics in its MLflow run.
 from collections.abc import Callable, Sequence
 from typing import Optional
 
-from lp_sweeps.adapters.ray_tune import TrialOutcome
+from lp_sweeps.adapters.outcomes import TrialOutcome
 from lp_sweeps.search import pareto_front
 from lp_sweeps.study import Study
 from lp_sweeps.sweep.record import SweepRecord

@@ -11,7 +11,8 @@ from typing import Optional
 
 from omegaconf import DictConfig
 
-from lp_sweeps.adapters.ray_tune import SweepOutcome, TrialOutcome, fit_replicates
+from lp_sweeps.adapters.outcomes import SweepOutcome, TrialOutcome
+from lp_sweeps.adapters.ray_tune import fit_replicates
 from lp_sweeps.report.leaderboard import Entry, build_leaderboard, replicate_candidates
 from lp_sweeps.study import Study, compose_trial_config
 from lp_sweeps.study.labels import trial_group

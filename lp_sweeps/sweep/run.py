@@ -32,7 +32,8 @@ from lightning_pose.config import to_plain
 from lightning_pose.data.image_check import check_config_images
 from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
 from lp_sweeps.adapters.ray_train import DRIVER_CPUS
-from lp_sweeps.adapters.ray_tune import TrialOutcome, cluster_nodes, connect, disconnect, fit_sweep, max_reports
+from lp_sweeps.adapters.outcomes import TrialOutcome
+from lp_sweeps.adapters.ray_tune import cluster_nodes, connect, disconnect, fit_sweep, max_reports
 from lp_sweeps.adapters.storage import check_storage
 from lp_sweeps.study import (
     DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project,
