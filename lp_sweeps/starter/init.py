@@ -30,11 +30,12 @@ class InitResult:
 
 
 def launch_command(study_path: Path, project_dir: Optional[str] = None) -> str:
-    """The shell command that launches the study (``--project-dir`` when not the default)."""
-    words = ["lp-sweep", "launch", str(study_path)]
+    """The shell command that launches the study (``--project-dir`` when not the default); overrides
+    (``budget.num_samples=2``) may be appended to it."""
+    words = ["lp-sweep", "launch"]
     if project_dir is not None:
         words += ["--project-dir", str(project_dir)]
-    return shlex.join(words)
+    return shlex.join([*words, str(study_path)])
 
 
 def _study_path(project: ProjectInfo, output: Optional[str | os.PathLike], force: bool) -> Path:
