@@ -22,13 +22,13 @@ from lp_sweeps.starter.project import ProjectInfo
 
 __all__ = ["budget_for", "epsilon_range", "keypoint_groups", "model_types", "starter_study", "study_text"]
 
-CPU_MAX_SIDE = 256  # model input on a machine without a GPU: at most 256 pixels a side
+CPU_MAX_SIDE = 128  # model input on a machine without a GPU: 128 pixels a side (as the quickstart)
 CPU_BACKBONE = "resnet18"
 TARGET_STEPS = {"cpu": 150, "gpu": 2000}  # optimizer steps a full-length trial takes
 EPOCH_LIMITS = {"cpu": (3, 40), "gpu": (10, 300)}
 FRAMES_PER_VIDEO = {"cpu": 50, "gpu": 200}
 MAX_GROUPS = 8  # more keypoint groups than this: one epsilon for all keypoints
-MIN_HEATMAP_SIDE = 32  # a downsample factor is offered when the heatmaps keep this many pixels a side
+MIN_HEATMAP_SIDE = 16  # a downsample factor is offered when the heatmaps keep this many pixels a side
 LOG_WEIGHT_RANGE = [2.0, 8.0]
 _STEM = re.compile(r"[a-z]+|[A-Z][a-z]*|[A-Z]+")
 

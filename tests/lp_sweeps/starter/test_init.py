@@ -43,7 +43,7 @@ def test_init_writes_config_and_study_dry_runs_and_prints_the_command(mirror_mou
     assert (study.resources.cpus, study.resources.gpus) == (1, 0)
     raw = yaml.safe_load(study_path.read_text())
     assert raw["base_config"] == "config.yaml"
-    assert raw["overrides"]["data.image_resize_dims"] == {"height": 256, "width": 256}
+    assert raw["overrides"]["data.image_resize_dims"] == {"height": 128, "width": 128}
     assert raw["overrides"]["model.backbone"] == "resnet18" and raw["overrides"]["model.backbone_pretrained"] is False
     params = raw["parameters"]
     assert params["model.model_type"] == {"choice": ["heatmap", "heatmap_mhcrnn"]}
@@ -97,8 +97,8 @@ def test_two_view_project_gets_a_study_over_every_view(mirror_mouse_split, tmp_p
     assert list(cfg.data.view_names) == ["bot", "top"] and cfg.data.num_keypoints == 7
     raw = yaml.safe_load(result.study_path.read_text())
     assert raw["parameters"]["model.model_type"] == {"choice": ["heatmap", "heatmap_mhcrnn"]}
-    # 128-pixel-high input: factor 3 would leave 16-pixel heatmaps, so only the config's factor 2
-    assert "data.downsample_factor" not in raw["parameters"]
+    assert raw["overrides"]["data.image_resize_dims"] == {"height": 128, "width": 128}  # config: 128x384
+    assert raw["parameters"]["data.downsample_factor"] == {"choice": [2, 3], "when": {"model.model_type": "heatmap"}}
     assert raw["parameters"]["losses.temporal.epsilon"]["per_keypoint_groups"] == [[0, 1, 2, 3], [4, 5], [6]]
     assert num_trials(study) == 8
 

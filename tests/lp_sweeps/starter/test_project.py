@@ -43,6 +43,7 @@ def test_two_views_are_found_from_their_csv_files(mirror_mouse_split):
 def test_resize_dims_are_multiples_of_128_not_above_the_image():
     assert resize_dims(406, 396, 384) == (384, 384)
     assert resize_dims(406, 396, 256) == (256, 256)
+    assert resize_dims(406, 396, 128) == (128, 128)
     assert resize_dims(238, 396, 384) == (128, 384)
     assert resize_dims(1080, 1920, 384) == (384, 384)
     assert resize_dims(100, 90, 384) == (128, 128)  # LP's smallest input
