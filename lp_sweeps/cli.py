@@ -9,6 +9,7 @@
     lp-sweep best SWEEP [--output best_config.yaml]
     lp-sweep report SWEEP [--output report.html] [--objective METRIC ...]
     lp-sweep ui [--port 5000] [--host 127.0.0.1]
+    lp-sweep init DATA_DIR [--output STUDY.yaml] [--force]
 
 Everything goes to a project folder (``--project-dir``, default ``./lp_sweeps_runs``): a SQLite
 MLflow store with its artifacts, the Ray results, the demo data and a decoded-video cache.
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from lightning_pose.config import ConfigError
 from lp_sweeps import sweep
+from lp_sweeps.starter import STUDY_FILE, init_project
 from lp_sweeps.study import StudyError, load_study
 from lp_sweeps.sweep import ExitCode, PlacementError
 from lp_sweeps.tracking import default_tracking_uri, experiment_runs_url, start_ui, stop_ui, wait_until_healthy
@@ -80,14 +82,24 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=5000)
     ui.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s: this machine only)")
     ui.add_argument("--tracking-uri")
+    init = sub.add_parser("init", parents=[common], help="write config.yaml (if missing) and a starter study for a "
+                          "Lightning Pose project, dry-run it and print the launch command")
+    init.add_argument("data_dir", help="the project folder (label CSVs, labeled-data/, videos/)")
+    init.add_argument("--output", help=f"the study file (default DATA_DIR/{STUDY_FILE})")
+    init.add_argument("--force", action="store_true", help="replace an existing study file (config.yaml never is)")
     return parser
+
+
+def _dry_run(study_file: str | os.PathLike, overrides: Sequence[str], project_dir: str | os.PathLike) -> None:
+    """What ``lp-sweep launch --dry-run`` does: check the study, print trials and example configs."""
+    study = load_study(study_file, overrides)
+    demo_dir = sweep.demo_folder(study, Path(project_dir).resolve())
+    sweep.dry_run(study, demo_dir)
 
 
 def _launch(args: argparse.Namespace) -> int:
     if args.dry_run:
-        study = load_study(args.study, args.overrides)
-        demo_dir = sweep.demo_folder(study, Path(args.project_dir).resolve())
-        sweep.dry_run(study, demo_dir)
+        _dry_run(args.study, args.overrides, args.project_dir)
         return 0
     record = sweep.launch(args.study, args.overrides, args.project_dir, args.tracking_uri, args.address,
                           args.num_cpus, storage_path=args.storage_path, tracking_timeout_s=args.tracking_timeout,
@@ -147,6 +159,15 @@ def _ui(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    custom = args.project_dir if args.project_dir != sweep.DEFAULT_PROJECT_DIR else None
+    result = init_project(args.data_dir, args.output, args.force, project_dir=custom)
+    print("--- dry run of the study (lp-sweep launch --dry-run)")
+    _dry_run(result.study_path, [], args.project_dir)
+    print(f"--- launch it with:\n{result.command}")
+    return 0
+
+
 def _resume(args: argparse.Namespace) -> int:
     record = sweep.resume(args.sweep, args.project_dir, args.address, args.num_cpus,
                           tracking_timeout_s=args.tracking_timeout)
@@ -158,7 +179,7 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"launch": _launch, "resume": _resume, "sync": _sync, "status": _status, "best": _best, "report": _report,
-            "ui": _ui}
+            "ui": _ui, "init": _init}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
