@@ -61,6 +61,25 @@ def write_config(path: Path, data: dict, model: dict) -> Path:
     return path
 
 
+def train_multiview(split, tmp_path: Path, model: dict) -> Path:
+    """``litpose train`` on the two-view mirror-mouse split (7 keypoints a view); checks that each
+    view's labeled-frame predictions cover the 90 frames. Returns the model folder."""
+    data = {
+        "data_dir": str(split.root),
+        "video_dir": "videos",
+        "csv_file": split.csv_paths,
+        "view_names": split.view_names,
+        "num_keypoints": 7,
+    }
+    config = write_config(tmp_path / "config.yaml", data, model)
+    model_dir = tmp_path / "model"
+    assert litpose(["train", str(config), "--output_dir", str(model_dir)]) == 0
+    for view in split.view_names:
+        preds = check_model_dir(model_dir, f"predictions_{view}.csv")
+        assert len(preds) == 90 and preds.shape[1] == 7 * 3 + 1
+    return model_dir
+
+
 def check_model_dir(model_dir: Path, predictions: str = "predictions.csv") -> pd.DataFrame:
     assert (model_dir / "config.yaml").is_file()
     assert list(model_dir.glob("tb_logs/tiny/version_0/checkpoints/*-best.ckpt"))
@@ -99,20 +118,8 @@ def test_train_then_predict_single_view(mirror_mouse_dir, short_clip, tmp_path, 
 @pytest.mark.parametrize("losses", [[], ["temporal"]], ids=["sup", "temporal"])
 def test_train_multiview_transformer(mirror_mouse_split, tmp_path, losses):  # noqa: F811
     split = mirror_mouse_split
-    data = {
-        "data_dir": str(split.root),
-        "video_dir": "videos",
-        "csv_file": split.csv_paths,
-        "view_names": split.view_names,
-        "num_keypoints": 7,
-    }
     model = {"model_type": "heatmap_multiview_transformer", "backbone": "vits_dino", "losses_to_use": losses}
-    config = write_config(tmp_path / "config.yaml", data, model)
-    model_dir = tmp_path / "model"
-    assert litpose(["train", str(config), "--output_dir", str(model_dir)]) == 0
-    for view in split.view_names:
-        preds = check_model_dir(model_dir, f"predictions_{view}.csv")
-        assert len(preds) == 90 and preds.shape[1] == 7 * 3 + 1
+    model_dir = train_multiview(split, tmp_path, model)
     assert litpose(["predict", str(model_dir), str(split.root / "videos")]) == 0
     for view in split.view_names:
         video_preds = read_predictions_csv(model_dir / "video_preds" / f"example_top_{view}.csv")
@@ -124,21 +131,7 @@ def test_train_multiview_transformer(mirror_mouse_split, tmp_path, losses):  # n
 def test_heatmap_trackers_train_on_every_view_of_multiview_data(mirror_mouse_split, tmp_path, model_type):  # noqa: F811
     """LP's single-network heatmap trackers take a multiview project: the views of a frame go
     through the backbone as one batch and each view's keypoints get their own predictions file."""
-    split = mirror_mouse_split
-    data = {
-        "data_dir": str(split.root),
-        "video_dir": "videos",
-        "csv_file": split.csv_paths,
-        "view_names": split.view_names,
-        "num_keypoints": 7,
-    }
-    model = {"model_type": model_type, "backbone": "resnet18", "losses_to_use": ["temporal"]}
-    config = write_config(tmp_path / "config.yaml", data, model)
-    model_dir = tmp_path / "model"
-    assert litpose(["train", str(config), "--output_dir", str(model_dir)]) == 0
-    for view in split.view_names:
-        preds = check_model_dir(model_dir, f"predictions_{view}.csv")
-        assert len(preds) == 90 and preds.shape[1] == 7 * 3 + 1
+    train_multiview(mirror_mouse_split, tmp_path, {"model_type": model_type, "losses_to_use": ["temporal"]})
 
 
 @pytest.fixture(scope="module")
