@@ -6,10 +6,23 @@ experiment (not a new one) and a Tune result does not say whether an interrupt c
 """
 
 import time
+import types
 from collections.abc import Callable
 from typing import Optional
 
-__all__ = ["ProgressBoard", "read_ended"]
+__all__ = ["ProgressBoard", "print_line", "read_ended"]
+
+
+def print_line(text: str) -> None:
+    """The driver's default printer. Tune pickles the progress callback with the experiment; a
+    module function pickles by reference, while the built-in ``print`` does not once Ray's tqdm
+    support has replaced ``builtins.print`` (it does on a driver that joins an existing cluster)."""
+    print(text, flush=True)
+
+
+def _is_builtin_print(printer: Callable[[str], None]) -> bool:
+    """``printer`` is the built-in ``print`` (whether or not ``builtins.print`` still names it)."""
+    return isinstance(printer, types.BuiltinFunctionType) and printer.__name__ == "print"
 
 
 def read_ended(ended_file: str) -> set[str]:
@@ -26,7 +39,8 @@ class ProgressBoard:
 
     def __init__(self, metric: str, mode: str, max_t: int, total: int, printer: Callable[[str], None],
                  ended_file: str) -> None:
-        self.metric, self.mode, self.max_t, self.total, self.printer = metric, mode, max_t, total, printer
+        self.metric, self.mode, self.max_t, self.total = metric, mode, max_t, total
+        self.printer = print_line if _is_builtin_print(printer) else printer
         self.ended_file = ended_file
         self.start = time.time()
         self.best: Optional[tuple[float, str]] = None

@@ -41,15 +41,14 @@ from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
-from lp_sweeps.progress import ProgressBoard, read_ended
+from lp_sweeps.progress import ProgressBoard, print_line, read_ended
 from lp_sweeps.study.metrics import EPOCH, METRICS
 from lp_sweeps.trial import SAMPLED_PARAMS_FILE, Replicate, TrialContext, run_trial
 from lp_sweeps.trial.checkpoints import newest_checkpoint
 from lp_sweeps.trial.runner import epoch_objective
 
 __all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
-           "fit_replicates",
-           "fit_sweep", "make_scheduler", "max_reports"]
+           "fit_replicates", "fit_sweep", "make_scheduler"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +60,7 @@ _STARTED_LOCAL = {"value": False}
 SECRET_ENV_VARS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"})
 class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV_VARS)
 TRIAL_NUMBER_KEY = "trial_number"  # in a search trial's config: its number in the sweep, from 1
+TRIAL_ENV_VARS = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "600"}  # see connect()
 
 
 def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[str],
@@ -69,6 +69,10 @@ def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[
     trials need the local one's dashboard (Ray Train cleans up stopped runs through its state API)."""
     if ray.is_initialized():
         return
+    # a stopped trial trains on to its next report; Tune waits 2 s for that before reusing its actor
+    # and then aborts the next trial (which never runs): wait as long as an epoch may take
+    runtime_env = dict(runtime_env or {})
+    runtime_env["env_vars"] = {**TRIAL_ENV_VARS, **runtime_env.get("env_vars", {})}
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
@@ -159,12 +163,6 @@ def _concurrency(study: Study) -> Optional[int]:
     if study.budget.max_concurrent_trials or study.resources.workers == 1:
         return study.budget.max_concurrent_trials
     return concurrent_trials_that_fit(study.resources.workers, study.resources.cpus, study.resources.gpus)
-
-
-def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
-    """Reports (validation epochs) a trial makes when it runs to the end: the schedulers' ``max_t``
-    (Lightning validates after epochs n-1, 2n-1, ...; a study validates at least once)."""
-    return max(1, max_epochs // max(1, check_val_every_n_epoch))
 
 
 class GridSearcher(Searcher):
@@ -289,7 +287,8 @@ def _new_tuner(trainable, study: Study, context: TrialContext, storage_dir: str,
     )
 
 
-def _run_config(study: Study, name: str, storage_dir: str, callback: tune.Callback, keep: int) -> tune.RunConfig:
+def _run_config(study: Study, name: str, storage_dir: str, callback: tune.Callback,
+                keep: Optional[int]) -> tune.RunConfig:
     objective = epoch_objective(study)
     return tune.RunConfig(
         name=name, storage_path=storage_dir, failure_config=tune.FailureConfig(max_failures=2),
@@ -302,7 +301,7 @@ def _run_config(study: Study, name: str, storage_dir: str, callback: tune.Callba
 
 
 def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int, last_epoch: int, ended_file: str,
-              resume: bool = False, printer: Callable[[str], None] = print, optuna_storage: Optional[str] = None,
+              resume: bool = False, printer: Callable[[str], None] = print_line, optuna_storage: Optional[str] = None,
               warm: Sequence[WarmTrial] = ()) -> SweepOutcome:
     """Run (or resume) the sweep; blocks until every trial has ended or the run is interrupted.
     ``max_t``: reports of a trial that runs to the end, ``last_epoch``: the epoch of its last
@@ -331,7 +330,7 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
 
 
 def fit_replicates(study: Study, context: TrialContext, storage_dir: str, replicates: list[dict], max_t: int,
-                   last_epoch: int, ended_file: str, printer: Callable[[str], None] = print) -> list[TrialOutcome]:
+                   last_epoch: int, ended_file: str, printer: Callable[[str], None] = print_line) -> list[TrialOutcome]:
     """Train each replicate (``{"params", "group", "seed", "source_trial_id"}``) to the end, as
     many at once as the study allows; their results go to ``<storage>/<sweep>-replicates``."""
     trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),

@@ -8,7 +8,7 @@ from lp_sweeps.study.errors import StudyError
 from lp_sweeps.study.sections import Study
 from lp_sweeps.study.space import RandomSuggester, Suggester, sample_space
 
-__all__ = ["grid_points", "num_trials", "random_population", "sample_parameters"]
+__all__ = ["grid_points", "max_reports", "num_trials", "random_population", "sample_parameters"]
 
 
 def sample_parameters(study: Study, suggester: Suggester, fixed: Optional[dict] = None) -> dict[str, Any]:
@@ -24,6 +24,12 @@ def sample_parameters(study: Study, suggester: Suggester, fixed: Optional[dict] 
 def grid_points(study: Study) -> list[dict[str, Any]]:
     """Every combination of the grid parameters' values; ``[{}]`` when there are none."""
     return _grid_points(study.parameters)
+
+
+def max_reports(max_epochs: int, check_val_every_n_epoch: int) -> int:
+    """Reports (validation epochs) a trial makes when it runs to the end: the schedulers' ``max_t``
+    (Lightning validates after epochs n-1, 2n-1, ...; a study validates at least once)."""
+    return max(1, max_epochs // max(1, check_val_every_n_epoch))
 
 
 def num_trials(study: Study) -> int:

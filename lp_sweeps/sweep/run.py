@@ -31,9 +31,9 @@ import yaml
 from lightning_pose.config import to_plain
 from lightning_pose.data.image_check import check_config_images
 from lp_sweeps.adapters.optuna import WarmTrial, default_storage_url
-from lp_sweeps.adapters.ray_train import DRIVER_CPUS
 from lp_sweeps.adapters.outcomes import TrialOutcome
-from lp_sweeps.adapters.ray_tune import cluster_nodes, connect, disconnect, fit_sweep, max_reports
+from lp_sweeps.adapters.ray_train import DRIVER_CPUS
+from lp_sweeps.adapters.ray_tune import cluster_nodes, connect, disconnect, fit_sweep
 from lp_sweeps.adapters.storage import check_storage
 from lp_sweeps.study import (
     DEMO_BASES, Study, base_config, compose_trial_config, load_study, num_trials, prepare_demo_project,
@@ -41,7 +41,9 @@ from lp_sweeps.study import (
 )
 from lp_sweeps.study.checks import check_train_frames
 from lp_sweeps.study.errors import study_source
+from lp_sweeps.progress import print_line
 from lp_sweeps.study.space import RandomSuggester, render_value
+from lp_sweeps.study.trials import max_reports
 from lp_sweeps.sweep.finish import TrackingUnreachable, finish_sweep
 from lp_sweeps.sweep.pareto import report_pareto_front
 from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_problem
@@ -71,7 +73,7 @@ def _max_t(study: Study, demo_dir: Optional[str]) -> int:
     return _schedule(study, demo_dir)[0]
 
 
-def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None] = print) -> None:
+def dry_run(study: Study, demo_dir: Optional[str], printer: Callable[[str], None] = print_line) -> None:
     """Print the number of trials, resources and two composed example configs; start nothing."""
     resources = study.resources
     printer(f"study {study.name} ({study.path})")
@@ -153,7 +155,7 @@ def launch(
     tracking_uri: Optional[str] = None,
     address: Optional[str] = None,
     num_cpus: Optional[int] = None,
-    printer: Callable[[str], None] = print,
+    printer: Callable[[str], None] = print_line,
     storage_path: Optional[str] = None,
     tracking_timeout_s: float = TRACKING_TIMEOUT_S,
     warm_start: Optional[str] = None,
@@ -214,7 +216,7 @@ def resume(
     project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,
     address: Optional[str] = None,
     num_cpus: Optional[int] = None,
-    printer: Callable[[str], None] = print,
+    printer: Callable[[str], None] = print_line,
     tracking_timeout_s: float = TRACKING_TIMEOUT_S,
 ) -> SweepRecord:
     """Continue an interrupted sweep: finished trials are kept, unfinished ones continue from
@@ -234,7 +236,7 @@ def resume(
 def sync(
     sweep_name: str,
     project_dir: str | os.PathLike = DEFAULT_PROJECT_DIR,
-    printer: Callable[[str], None] = print,
+    printer: Callable[[str], None] = print_line,
     tracking_timeout_s: float = TRACKING_TIMEOUT_S,
 ) -> SweepRecord:
     """Finish the end-of-sweep bookkeeping of a sweep whose trials all ended (the tracking server

@@ -105,9 +105,10 @@ class EpochReporter(pl.Callback):
     def load_state_dict(self, state_dict: dict) -> None:
         self.restored = dict(state_dict)
 
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """After a restart: the restored epoch's metrics (logged unless MLflow has them) and a
-        ``resumed_from_epoch`` record."""
+        ``resumed_from_epoch`` record. At fit start (the checkpoint is loaded by then), so a trial
+        restarted from the checkpoint of its last epoch, with nothing left to train, records it too."""
         if not self.restored:
             return
         epoch = self.last_step = int(self.restored["epoch"])
