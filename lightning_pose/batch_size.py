@@ -68,11 +68,14 @@ def _to_device(batch, device: torch.device):
 
 
 def _saved_activation_bytes(model, batch) -> tuple[int, torch.Tensor]:
+    """Bytes of the distinct storages autograd saves for backward, weights excluded (counted apart)."""
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     storages: dict[int, int] = {}
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
+        if storage.data_ptr() not in weights:
+            storages[storage.data_ptr()] = storage.nbytes()
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):

@@ -59,9 +59,10 @@ def test_step_memory_grows_with_the_activations_and_leaves_no_gradients(demo_pro
     model, _ = build(demo_project)
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     activations = {b: step_bytes[b] - 2 * weights for b in step_bytes}
-    assert all(a > 0 for a in activations.values())
-    for small, large in ((2, 4), (4, 8), (8, 16)):  # activations scale with the batch
-        assert 1.8 < activations[large] / activations[small] < 2.2, activations
+    per_sample = (activations[16] - activations[8]) / 8
+    assert per_sample > 1e6, activations  # ~MBs of activations per 128x128 image for resnet18 + heatmap head
+    for batch, value in activations.items():  # linear in the batch, with (almost) nothing left at batch 0
+        assert abs(value - batch * per_sample) < 0.05 * batch * per_sample, activations
     _ = step_memory_bytes(model, probe_batch(build(demo_project)[1], 2))
     assert all(p.grad is None for p in model.parameters())
 
