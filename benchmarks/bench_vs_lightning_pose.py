@@ -35,8 +35,16 @@ DATA_DIR = REPO.parent / "shared" / "data" / "mirror-mouse-example"
 TIMINGS_ENV = "LP_BENCH_TIMINGS"  # the file the --_timed wrapper writes its training timings to
 
 
+def keypoint_names(csv_file: Path) -> list[str]:
+    """The ``bodyparts`` row of a DLC-style label CSV, one name per keypoint (LP needs them)."""
+    with open(csv_file) as f:
+        rows = [f.readline().rstrip("\n").split(",") for _ in range(2)]
+    return list(dict.fromkeys(rows[1][1:]))
+
+
 def lp_config(data_dir: Path, epochs: int, smoke: bool, workers: int) -> dict:
     """A complete Lightning Pose 2.4 config (every key LP reads), the same for both sides."""
+    names = keypoint_names(data_dir / "CollectedData.csv")
     milestones = [m for m in (30, 40, 50) if m < 60]
     scale = epochs / 60
     every = 1 if smoke else min(5, epochs)
@@ -57,7 +65,7 @@ def lp_config(data_dir: Path, epochs: int, smoke: bool, workers: int) -> dict:
         "data": {
             "image_orig_dims": {"height": 406, "width": 396}, "image_resize_dims": {"height": 128, "width": 128},
             "data_dir": str(data_dir), "video_dir": "videos", "csv_file": "CollectedData.csv",
-            "downsample_factor": 2, "num_keypoints": 17, "keypoint_names": None, "mirrored_column_matches": None,
+            "downsample_factor": 2, "num_keypoints": len(names), "keypoint_names": names, "mirrored_column_matches": None,
             "columns_for_singleview_pca": None,
         },
         "training": training,

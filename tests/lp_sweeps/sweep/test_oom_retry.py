@@ -2,6 +2,8 @@
 MLflow run. The device here is the CPU with ``training.memory_cap_bytes`` set between the measured
 step memory of batch 4 and batch 8 (real local Ray, real MLflow on SQLite, nothing mocked)."""
 
+import re
+
 import pytest
 import yaml
 from mlflow import MlflowClient
@@ -37,7 +39,10 @@ def test_a_trial_out_of_memory_is_retried_once_with_half_the_batch(tmp_path, ste
     [run] = children(client, record.experiment_id, record.parent_run_id)
     assert run.info.status == "FINISHED"
     tag = run.data.tags[TAG_OOM_RETRY]
-    assert tag.startswith(f"8 -> 4: training.memory_cap_bytes={cap}: a training step at batch 8 per device needs "
-                          f"{step_bytes[8]} bytes"), tag
+    found = re.fullmatch(rf"8 -> 4: training.memory_cap_bytes={cap}: a training step at batch 8 per device needs "
+                         r"(\d+) bytes of cpu memory", tag)
+    assert found, tag
+    # the sweep's demo project has other frames (the loss masks missing keypoints): a little different
+    assert cap < int(found.group(1)) and abs(int(found.group(1)) - step_bytes[8]) < 0.01 * step_bytes[8]
     assert run.data.params[PARAM_OOM_BATCH] == "4" and run.data.params["training.train_batch_size"] == "8"
     assert len(client.get_metric_history(run.info.run_id, "val_pixel_error")) == 1
