@@ -3,6 +3,7 @@
     python benchmarks/bench_models.py                 # CPU (and CUDA when available)
     python benchmarks/bench_models.py --smoke-test    # tiny sizes, a few seconds
     python benchmarks/bench_models.py --device cpu --precision bf16-mixed --channels-last --compile
+    python benchmarks/bench_models.py --device cpu --interleave 32 bf16-mixed channels-last --steps 10
 
 The speed options are those of ``training.precision`` / ``channels_last`` / ``compile``: bf16-mixed
 (16-mixed) runs forward and loss under ``torch.autocast`` in bfloat16 (float16, with a gradient
@@ -19,6 +20,7 @@ Throughput counts labeled samples (images, or multiview samples) per second.
 import argparse
 import json
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -60,8 +62,9 @@ def build(model_type: str, backbone: str, size: int, device: torch.device):
 AUTOCAST = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
-def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
-            options: argparse.Namespace) -> dict:
+def make_step(model_type: str, backbone: str, size: int, batch: int, device: torch.device,
+              options: argparse.Namespace):
+    """A model with the speed options applied and a function doing one optimiser step on it."""
     model, optimizer = build(model_type, backbone, size, device)
     apply_speed_options(model, channels_last=options.channels_last, compile=options.compile)
     views = 2 if model_type == "heatmap_multiview_transformer" else 1
@@ -79,6 +82,36 @@ def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, d
         scaler.step(optimizer)
         scaler.update()
 
+    return step
+
+
+def interleaved(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
+                variants: list[str]) -> dict:
+    """Steps of several variants (``32``, ``bf16-mixed``, ``channels-last``) taken in turn in one
+    process, so that load from other processes hits all alike; median step time per variant."""
+    steps_of = {}
+    for name in variants:
+        options = argparse.Namespace(precision="32" if name == "channels-last" else name,
+                                     channels_last=name == "channels-last", compile=False)
+        steps_of[name] = make_step(model_type, backbone, size, batch, device, options)
+        steps_of[name]()  # warm-up
+        steps_of[name]()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(steps):
+        for name, step in steps_of.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {"model_type": model_type, "backbone": backbone, "device": device.type, "image_size": size,
+            "batch_size": batch, "steps_each": steps,
+            "images_per_s": {name: round(batch / m, 2) for name, m in medians.items()},
+            "speed_up_over_first": {name: round(medians[variants[0]] / m, 3) for name, m in medians.items()}}
+
+
+def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
+            options: argparse.Namespace) -> dict:
+    step = make_step(model_type, backbone, size, batch, device, options)
     warm_start = time.perf_counter()
     step()  # warm-up (allocations, cuDNN algorithm search, compilation)
     step()
@@ -117,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--model-types", nargs="+", choices=MODEL_TYPES, default=MODEL_TYPES)
     parser.add_argument("--backbones", nargs="+", help="instead of resnet18 + resnet50 (not for the transformer)")
+    parser.add_argument("--interleave", nargs="+", choices=["32", "bf16-mixed", "channels-last"],
+                        help="compare these variants step by step in one process (median step times)")
     parser.add_argument("--size", type=int, help="image side (default 256; 128 with --smoke-test)")
     parser.add_argument("--batch", type=int, help="batch size (default 8; 2 with --smoke-test)")
     args = parser.parse_args(argv)
@@ -133,7 +168,10 @@ def main(argv: list[str] | None = None) -> None:
         for model_type in args.model_types:
             names = ["vits_dino"] if model_type == "heatmap_multiview_transformer" else backbones
             for backbone in names:
-                results.append(measure(model_type, backbone, size, batch, steps, device, args))
+                if args.interleave:
+                    results.append(interleaved(model_type, backbone, size, batch, steps, device, args.interleave))
+                else:
+                    results.append(measure(model_type, backbone, size, batch, steps, device, args))
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     report = {
         "benchmark": "bench_models",

@@ -65,8 +65,8 @@ def lp_config(data_dir: Path, epochs: int, smoke: bool, workers: int) -> dict:
         "data": {
             "image_orig_dims": {"height": 406, "width": 396}, "image_resize_dims": {"height": 128, "width": 128},
             "data_dir": str(data_dir), "video_dir": "videos", "csv_file": "CollectedData.csv",
-            "downsample_factor": 2, "num_keypoints": len(names), "keypoint_names": names, "mirrored_column_matches": None,
-            "columns_for_singleview_pca": None,
+            "downsample_factor": 2, "num_keypoints": len(names), "keypoint_names": names,
+            "mirrored_column_matches": None, "columns_for_singleview_pca": None,
         },
         "training": training,
         "model": {
