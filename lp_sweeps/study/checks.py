@@ -17,7 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from lightning_pose.config.introspect import allowed_keys, describe_type, field_type, is_group, unwrap_optional
+from lightning_pose.config.introspect import (
+    IntOrWord, allowed_keys, describe_type, field_type, is_group, unwrap_optional,
+)
 from lightning_pose.config.schema import LightningPoseConfig
 from lightning_pose.data.utils import split_sizes_from_probabilities
 from lp_sweeps.study.compose import apply_budget, apply_value, validate_trial_config
@@ -83,7 +85,8 @@ def check_parameter(p: Parameter, num_keypoints: int, overrides: Mapping[str, An
     bad = [e for e in examples if not fits_type(tp, e)]
     if bad:
         per = " (one value per keypoint)" if p.groups else ""
-        hint = "; use {int: [low, high]} or {choice: [...]}" if unwrap_optional(tp)[0] is int else ""
+        inner = unwrap_optional(tp)[0]
+        hint = "; use {int: [low, high]} or {choice: [...]}" if inner is int or isinstance(inner, IntOrWord) else ""
         raise StudyError(f"{where}.{p.kind}", f"gives {render_value(bad[0])}, but the field takes "
                          f"{describe_type(tp)}{per}{hint}")
 

@@ -36,7 +36,7 @@ def test_an_unknown_precision_is_refused_naming_the_value(tmp_path):
 
 def test_a_batch_size_word_other_than_auto_is_refused(tmp_path):
     assert_rejected(tmp_path, changed(params={"training.train_batch_size": {"choice": [8, "max"]}}),
-                    "training.train_batch_size", "expected an int >= 1 or 'auto', got 'max'")
+                    "parameters.training.train_batch_size.choice", "gives max, but the field takes int or 'auto'")
 
 
 @pytest.mark.parametrize("where", ["parameters", "overrides"])
