@@ -2,6 +2,13 @@
 
     python benchmarks/bench_models.py                 # CPU (and CUDA when available)
     python benchmarks/bench_models.py --smoke-test    # tiny sizes, a few seconds
+    python benchmarks/bench_models.py --device cpu --precision bf16-mixed --channels-last --compile
+    python benchmarks/bench_models.py --device cpu --interleave 32 bf16-mixed channels-last --steps 10
+
+The speed options are those of ``training.precision`` / ``channels_last`` / ``compile``: bf16-mixed
+(16-mixed) runs forward and loss under ``torch.autocast`` in bfloat16 (float16, with a gradient
+scaler; CUDA only), as Lightning's precision plugins do; channels_last and compile go through
+``lightning_pose.models.performance.apply_speed_options``. ``--model-types`` picks a subset.
 
 Each model is built through ``lightning_pose.models.get_model`` with random weights and trained
 for a few optimiser steps on a synthetic batch in the data modules' format. Context models
@@ -13,6 +20,7 @@ Throughput counts labeled samples (images, or multiview samples) per second.
 import argparse
 import json
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -25,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lightning_pose.config import load_config  # noqa: E402
 from lightning_pose.losses.factory import get_loss_factories  # noqa: E402
 from lightning_pose.models import get_model  # noqa: E402
+from lightning_pose.models.performance import apply_speed_options  # noqa: E402
 from tests.models.batches import labeled_batch  # noqa: E402
 
 MODEL_TYPES = ["regression", "heatmap", "heatmap_mhcrnn", "heatmap_multiview_transformer"]
@@ -50,20 +59,63 @@ def build(model_type: str, backbone: str, size: int, device: torch.device):
     return model, optimizer
 
 
-def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device) -> dict:
+AUTOCAST = {"32": None, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+
+
+def make_step(model_type: str, backbone: str, size: int, batch: int, device: torch.device,
+              options: argparse.Namespace):
+    """A model with the speed options applied and a function doing one optimiser step on it."""
     model, optimizer = build(model_type, backbone, size, device)
+    apply_speed_options(model, channels_last=options.channels_last, compile=options.compile)
     views = 2 if model_type == "heatmap_multiview_transformer" else 1
     data = labeled_batch(batch, NUM_KEYPOINTS, size=size, views=views, context=model_type == "heatmap_mhcrnn")
     data = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in data.items()}
     model.train()
+    dtype = AUTOCAST[options.precision]
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss_factory(stage=None, **model.get_loss_inputs_labeled(data))[0]
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = model.loss_factory(stage=None, **model.get_loss_inputs_labeled(data))[0]
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
-    step()  # warm-up (allocations, cuDNN algorithm search)
+    return step
+
+
+def interleaved(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
+                variants: list[str]) -> dict:
+    """Steps of several variants (``32``, ``bf16-mixed``, ``channels-last``) taken in turn in one
+    process, so that load from other processes hits all alike; median step time per variant."""
+    steps_of = {}
+    for name in variants:
+        options = argparse.Namespace(precision="32" if name == "channels-last" else name,
+                                     channels_last=name == "channels-last", compile=False)
+        steps_of[name] = make_step(model_type, backbone, size, batch, device, options)
+        steps_of[name]()  # warm-up
+        steps_of[name]()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(steps):
+        for name, step in steps_of.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return {"model_type": model_type, "backbone": backbone, "device": device.type, "image_size": size,
+            "batch_size": batch, "steps_each": steps,
+            "images_per_s": {name: round(batch / m, 2) for name, m in medians.items()},
+            "speed_up_over_first": {name: round(medians[variants[0]] / m, 3) for name, m in medians.items()}}
+
+
+def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
+            options: argparse.Namespace) -> dict:
+    step = make_step(model_type, backbone, size, batch, device, options)
+    warm_start = time.perf_counter()
+    step()  # warm-up (allocations, cuDNN algorithm search, compilation)
+    step()
+    warm_up = time.perf_counter() - warm_start
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -78,7 +130,11 @@ def measure(model_type: str, backbone: str, size: int, batch: int, steps: int, d
         "device": device.type,
         "image_size": size,
         "batch_size": batch,
+        "precision": options.precision,
+        "channels_last": options.channels_last,
+        "compile": options.compile,
         "steps": steps,
+        "warm_up_s": round(warm_up, 2),
         "seconds_per_step": round(elapsed / steps, 4),
         "images_per_s": round(batch * steps / elapsed, 2),
     }
@@ -89,18 +145,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke-test", action="store_true", help="tiny sizes, one backbone")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument("--precision", choices=list(AUTOCAST), default="32")
+    parser.add_argument("--channels-last", action="store_true")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--model-types", nargs="+", choices=MODEL_TYPES, default=MODEL_TYPES)
+    parser.add_argument("--backbones", nargs="+", help="instead of resnet18 + resnet50 (not for the transformer)")
+    parser.add_argument("--interleave", nargs="+", choices=["32", "bf16-mixed", "channels-last"],
+                        help="compare these variants step by step in one process (median step times)")
+    parser.add_argument("--size", type=int, help="image side (default 256; 128 with --smoke-test)")
+    parser.add_argument("--batch", type=int, help="batch size (default 8; 2 with --smoke-test)")
     args = parser.parse_args(argv)
     size, batch, backbones = (256, 8, ["resnet18", "resnet50"]) if not args.smoke_test else (128, 2, ["resnet18"])
+    size, batch, backbones = args.size or size, args.batch or batch, args.backbones or backbones
     steps = 1 if args.smoke_test else args.steps
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []
     if args.device in ("cuda", "all") and torch.cuda.is_available():
         devices.append(torch.device("cuda"))
+    if args.precision == "16-mixed" and any(d.type == "cpu" for d in devices):
+        parser.error("--precision 16-mixed needs CUDA (as training.precision); use --device cuda")
     results = []
     for device in devices:
-        for model_type in MODEL_TYPES:
+        for model_type in args.model_types:
             names = ["vits_dino"] if model_type == "heatmap_multiview_transformer" else backbones
             for backbone in names:
-                results.append(measure(model_type, backbone, size, batch, steps, device))
+                if args.interleave:
+                    results.append(interleaved(model_type, backbone, size, batch, steps, device, args.interleave))
+                else:
+                    results.append(measure(model_type, backbone, size, batch, steps, device, args))
                 print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     report = {
         "benchmark": "bench_models",

@@ -10,6 +10,7 @@ Output directory layout::
     <model_dir>/video_preds/<video>.csv          (+ _temporal_norm.csv, PCA error files)
 """
 
+import copy
 import dataclasses
 import logging
 import math
@@ -24,15 +25,20 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_pose.batch_size import check_memory_cap, resolve_train_batch_size
 from lightning_pose.callbacks import get_callbacks
 from lightning_pose.config import ConfigError, check_if_semi_supervised, validate_config
 from lightning_pose.data.factory import get_data_module, get_dataset, get_imgaug_transform
 from lightning_pose.data.video.paths import check_multiview_video_paths, check_video_paths
 from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
+from lightning_pose.models.performance import apply_speed_options
 from lightning_pose.predict import build_metric_pcas, predict_labeled, predict_video, view_keypoint_names
 
-__all__ = ["TrainResult", "check_train_frames", "resolve_paths", "train", "videos_to_predict"]
+__all__ = [
+    "TrainResult", "check_precision", "check_train_frames", "device_settings", "prepare_model", "resolve_paths",
+    "train", "videos_to_predict",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +102,40 @@ def _write_inputs(cfg: DictConfig, model_dir: Path, data_dir: str, video_dir: st
     return labels
 
 
-def _device_settings(training_cfg: DictConfig) -> dict:
+def device_settings(training_cfg: DictConfig) -> dict:
+    """The Trainer's accelerator and devices: the GPUs when CUDA is available, else one CPU."""
     if torch.cuda.is_available():
         return {"accelerator": "gpu", "devices": max(int(training_cfg.num_gpus), 1)}
     return {"accelerator": "cpu", "devices": 1}
+
+
+def check_precision(training_cfg: DictConfig, devices: Mapping[str, Any]) -> None:
+    """``16-mixed`` (float16 autocast with a gradient scaler) is refused on CPU: torch's CPU
+    autocast works in bfloat16 and Lightning's 16-mixed plugin there gives no speed-up, so the
+    request is almost certainly a mistake. ``bf16-mixed`` runs on both."""
+    if training_cfg.precision == "16-mixed" and devices.get("accelerator") not in ("gpu", "cuda"):
+        raise ConfigError("training.precision", "16-mixed needs a CUDA GPU, but training runs on "
+                          f"{devices.get('accelerator')!r}; use 'bf16-mixed' or '32' on CPU")
+
+
+def _probe_device(devices: Mapping[str, Any]) -> torch.device:
+    if devices.get("accelerator") in ("gpu", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def prepare_model(cfg: DictConfig, model: pl.LightningModule, data_module, devices: Mapping[str, Any]) -> DictConfig:
+    """Batch size (``auto`` probed, memory cap checked) then the speed options; returns the
+    config with ``training.train_batch_size`` as the int the run trains with."""
+    device = _probe_device(devices)
+    batch = resolve_train_batch_size(model, data_module, cfg.training, device)
+    if batch != cfg.training.train_batch_size:
+        cfg = copy.deepcopy(cfg)
+        cfg.training.train_batch_size = batch
+        data_module.train_batch_size = math.ceil(batch / max(int(cfg.training.num_gpus), 1))
+    check_memory_cap(model, data_module, cfg.training, device)
+    apply_speed_options(model, channels_last=cfg.training.channels_last, compile=cfg.training.compile)
+    return cfg
 
 
 def videos_to_predict(cfg: DictConfig, data_dir: str, directory: str | os.PathLike | None = None) -> list:
@@ -139,6 +175,8 @@ def train(
     ``training.num_gpus`` (see :func:`lightning_pose.data.factory.get_data_module`).
     """
     validate_config(cfg)
+    devices = device_settings(cfg.training) if trainer_settings is None else dict(trainer_settings)
+    check_precision(cfg.training, devices)
     model_dir = Path(model_dir or os.getcwd()).resolve()
     model_dir.mkdir(parents=True, exist_ok=True)
     data_dir, video_dir = resolve_paths(cfg.data, base_dir or os.getcwd())
@@ -148,9 +186,9 @@ def train(
     data_module = get_data_module(cfg, dataset, video_dir=video_dir, cache_dir=cache_dir)
     check_train_frames(cfg.training, len(data_module.train_indices))
     model = get_model(cfg, data_module, get_loss_factories(cfg, data_module))
+    cfg = prepare_model(cfg, model, data_module, devices)
     labels_files = _write_inputs(cfg, model_dir, data_dir, video_dir)
     callbacks = get_callbacks(cfg.training, cfg.callbacks, semi) + list(extra_callbacks)
-    devices = _device_settings(cfg.training) if trainer_settings is None else dict(trainer_settings)
     trainer = pl.Trainer(
         default_root_dir=str(model_dir),
         logger=CSVLogger(save_dir=str(model_dir / "tb_logs"), name=cfg.model.model_name),
@@ -159,6 +197,7 @@ def train(
         enable_model_summary=not quiet,
         # as Lightning Pose on GPUs (only matters under DDP); torch's SyncBatchNorm needs CUDA
         sync_batchnorm=devices.get("accelerator") == "gpu",
+        precision=devices.pop("precision", cfg.training.precision),
         **devices,
         **_trainer_limits(cfg.training, len(data_module.train_indices), semi),
     )

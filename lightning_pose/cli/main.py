@@ -17,7 +17,7 @@ from lightning_pose.config import ConfigError, load_config, validate_config
 from lightning_pose.data import demo
 from lightning_pose.data.convert import CONVERTERS, ConversionError, convert_dataset
 from lightning_pose.predict import predict_inputs
-from lightning_pose.train import train
+from lightning_pose.train import check_precision, device_settings, train
 
 __all__ = ["main"]
 
@@ -33,6 +33,7 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_config(config_path, overrides=list(args.overrides))
     try:
         validate_config(cfg)  # before anything is written; the message names the user's file
+        check_precision(cfg.training, device_settings(cfg.training))
     except ConfigError as err:
         raise ConfigError(err.key, err.detail, err.source or _source_name(config_path, args.overrides)) from None
     stamp = datetime.datetime.now().strftime("%Y-%m-%d/%H-%M-%S")

@@ -8,6 +8,8 @@ from typing import Any, Optional, Union
 from lightning_pose.config.schema import LightningPoseConfig
 
 __all__ = [
+    "INT_OR_WORD",
+    "IntOrWord",
     "allowed_keys",
     "describe_type",
     "field_type",
@@ -15,6 +17,19 @@ __all__ = [
     "split_path",
     "unwrap_optional",
 ]
+
+@dataclasses.dataclass(frozen=True)
+class IntOrWord:
+    """The declared type of a schema field typed ``Any`` that holds an int or one word."""
+
+    word: str
+
+    def __str__(self) -> str:
+        return f"int or {self.word!r}"
+
+
+# such fields (OmegaConf structured configs have no unions); load_config checks them
+INT_OR_WORD = {"training.train_batch_size": IntOrWord("auto")}
 
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -61,6 +76,8 @@ def field_type(path: str, root: type = LightningPoseConfig) -> Optional[Any]:
 
     Below an ``Any`` field nothing is declared, so the result is ``Any``.
     """
+    if root is LightningPoseConfig and path in INT_OR_WORD:
+        return INT_OR_WORD[path]
     tp: Any = root
     for part in split_path(path):
         if tp is Any:

@@ -17,6 +17,7 @@ from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 import lightning_pose
 from lightning_pose.config.errors import ConfigError
 from lightning_pose.config.introspect import (
+    INT_OR_WORD,
     allowed_keys,
     describe_type,
     field_type,
@@ -245,6 +246,17 @@ def _check_resolvable(cfg: DictConfig, source: str) -> None:
         raise ConfigError(err.full_key or "", detail, source) from None
 
 
+def _check_int_or_word(cfg: DictConfig, source: str) -> None:
+    """Keys typed ``Any`` that hold an int or one word (``INT_OR_WORD``); a digit string becomes
+    its int, as OmegaConf does for an int field."""
+    for key, tp in INT_OR_WORD.items():
+        value = OmegaConf.select(cfg, key)
+        if isinstance(value, str) and value.strip().isdigit():
+            OmegaConf.update(cfg, key, int(value))
+        elif not ((isinstance(value, int) and not isinstance(value, bool)) or value == tp.word):
+            raise ConfigError(key, f"expected {tp}, got {value!r}", source)
+
+
 def load_config(
     path_or_dictconfig: Union[str, os.PathLike, DictConfig, Mapping],
     overrides: Sequence[str] = (),
@@ -269,10 +281,12 @@ def load_config(
     user = _prepare(user)
     _check_keys(user, source)
     cfg = _merge(default_config(), user, source)
+    _check_int_or_word(cfg, source)
     explicit = _explicit_keys(user)
     for item in overrides:
         cfg, written = _apply_override(cfg, item)
         explicit |= written
+    _check_int_or_word(cfg, "overrides")
     _drop_epoch_defaults(cfg, explicit)
     _check_resolvable(cfg, source)
     OmegaConf.set_struct(cfg, True)

@@ -2,7 +2,7 @@
 
 :func:`lightning_pose.config.validate_config` checks every key below; a list-valued key (per
 keypoint epsilons, milestones, PCA columns) is checked element by element. Keys typed ``Any``
-that can hold numbers among other things (``training.train_frames``,
+that can hold numbers among other things (``training.train_frames``, ``training.train_batch_size``,
 ``training.val_check_interval``, ``training.limit_train_batches``, ``components_to_keep``) have
 their own checks in :mod:`lightning_pose.config.validate`. A test keeps this table complete:
 every int or float field of the schema has a range here.
@@ -113,4 +113,5 @@ VALUE_RANGES: dict[str, ValueRange] = {
     "training.patch_mask.init_ratio": PROBABILITY,
     "training.patch_mask.final_ratio": PROBABILITY,
     "training.accumulate_grad_batches": AT_LEAST_1,
+    "training.memory_cap_bytes": AT_LEAST_1,
 }

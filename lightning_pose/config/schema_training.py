@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 __all__ = [
+    "AUTO_BATCH_FALLBACK",
+    "PRECISIONS",
     "LrSchedulerParams",
     "MultiStepLRParams",
     "OptimizerParams",
@@ -58,7 +60,9 @@ class TrainingConfig:
     imgaug_hflip: bool = False
     # None behaves like True (3-D augmentation when camera parameters are given)
     imgaug_3d: Optional[bool] = None
-    train_batch_size: int = 16
+    # int >= 1, or "auto": the largest batch whose training step fits the device memory (a short
+    # probe; see lightning_pose/batch_size.py); on CPU without memory_cap_bytes: AUTO_BATCH_FALLBACK
+    train_batch_size: Any = 16
     val_batch_size: int = 32
     test_batch_size: int = 32
     train_prob: float = 0.95
@@ -98,3 +102,19 @@ class TrainingConfig:
     accumulate_grad_batches: int = 1
     # Lightning profiler name ("simple", "advanced", ...) or None
     profiler: Optional[str] = None
+    # not LP keys (speed options; the defaults keep LP's numerics):
+    # Lightning Trainer precision: "32" | "bf16-mixed" | "16-mixed" (16-mixed needs a CUDA GPU)
+    precision: str = "32"
+    # channels_last memory format for the model's weights and the backbone's input images
+    channels_last: bool = False
+    # torch.compile the backbone (in place: checkpoints keep their keys)
+    compile: bool = False
+    # memory budget of one training step on a device, in bytes (None: the device's own memory);
+    # a fixed train_batch_size whose measured step exceeds it raises torch.OutOfMemoryError before
+    # training, and train_batch_size "auto" stays within it (also on CPU)
+    memory_cap_bytes: Optional[int] = None
+
+
+# train_batch_size "auto" on CPU (no device memory to probe) without memory_cap_bytes
+AUTO_BATCH_FALLBACK = 16
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from lightning_pose.config.errors import ConfigError
 from lightning_pose.config.schema_ranges import VALUE_RANGES
+from lightning_pose.config.schema_training import PRECISIONS
 from lightning_pose.registry import Registry
 
 __all__ = ["CONFIG_CHECKS", "check_if_semi_supervised", "is_multiview", "validate_config"]
@@ -216,6 +217,18 @@ def _check_trainer_numbers(cfg: DictConfig) -> None:
         )
 
 
+def _check_speed_options(cfg: DictConfig) -> None:
+    """``train_batch_size`` is an int >= 1 (its range) or ``auto``; ``precision`` one of
+    :data:`PRECISIONS` (whether the device supports it is checked by the training pipeline)."""
+    batch = cfg.training.train_batch_size
+    if not (_is_int(batch) or batch == "auto"):
+        raise ConfigError("training.train_batch_size", f"expected an int >= 1 or 'auto', got {batch!r}")
+    if cfg.training.precision not in PRECISIONS:
+        raise ConfigError(
+            "training.precision", f"expected one of {list(PRECISIONS)}, got {cfg.training.precision!r}"
+        )
+
+
 def _check_training_mode(cfg: DictConfig) -> None:
     """Step mode (min/max_steps) and epoch mode (min/max_epochs) exclude each other."""
     step_mode = cfg.training.min_steps is not None or cfg.training.max_steps is not None
@@ -303,6 +316,7 @@ _CHECKS = (
     _check_optional_files,
     _check_split,
     _check_trainer_numbers,
+    _check_speed_options,
     _check_training_mode,
     _check_losses,
     _check_reprojection,

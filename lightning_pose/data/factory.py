@@ -10,6 +10,7 @@ import os
 from omegaconf import DictConfig, OmegaConf
 
 from lightning_pose.config import check_if_semi_supervised
+from lightning_pose.config.schema_training import AUTO_BATCH_FALLBACK
 from lightning_pose.data.augmentations import AugmentationPipeline, build_augmentation
 from lightning_pose.data.datamodules import BaseDataModule, UnlabeledDataModule
 from lightning_pose.data.datasets import BaseTrackingDataset, HeatmapDataset, MultiviewHeatmapDataset
@@ -75,10 +76,13 @@ def build_data_module(
     dataset,
     unlabeled_dataset=None,
 ) -> BaseDataModule:
-    """Batch sizes are per device: ``ceil(batch / num_gpus)`` for train and val."""
+    """Batch sizes are per device: ``ceil(batch / num_gpus)`` for train and val. A train batch
+    size ``auto`` starts at :data:`AUTO_BATCH_FALLBACK`; the training pipeline sets the probed one."""
     num_gpus = max(int(training_cfg.num_gpus), 1)
+    train_batch = training_cfg.train_batch_size
+    train_batch = AUTO_BATCH_FALLBACK if train_batch == "auto" else int(train_batch)
     kwargs = {
-        "train_batch_size": math.ceil(int(training_cfg.train_batch_size) / num_gpus),
+        "train_batch_size": math.ceil(train_batch / num_gpus),
         "val_batch_size": math.ceil(int(training_cfg.val_batch_size) / num_gpus),
         "test_batch_size": int(training_cfg.test_batch_size),
         "num_workers": training_cfg.num_workers,

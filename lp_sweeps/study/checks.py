@@ -17,7 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from lightning_pose.config.introspect import allowed_keys, describe_type, field_type, is_group, unwrap_optional
+from lightning_pose.config.introspect import (
+    IntOrWord, allowed_keys, describe_type, field_type, is_group, unwrap_optional,
+)
 from lightning_pose.config.schema import LightningPoseConfig
 from lightning_pose.data.utils import split_sizes_from_probabilities
 from lp_sweeps.study.compose import apply_budget, apply_value, validate_trial_config
@@ -26,7 +28,7 @@ from lp_sweeps.study.space import Parameter, check_groups, fits_type, render_val
 
 __all__ = [
     "BUDGET_KEYS", "MAX_COMBINATIONS", "check_candidates", "check_clashes", "check_combinations", "check_parameter",
-    "check_train_frames", "flatten_overrides", "leaf_type",
+    "check_precision_devices", "check_train_frames", "flatten_overrides", "leaf_type",
 ]
 
 MAX_COMBINATIONS = 4096  # choice/grid combinations checked together at load (beyond: each value alone)
@@ -83,7 +85,8 @@ def check_parameter(p: Parameter, num_keypoints: int, overrides: Mapping[str, An
     bad = [e for e in examples if not fits_type(tp, e)]
     if bad:
         per = " (one value per keypoint)" if p.groups else ""
-        hint = "; use {int: [low, high]} or {choice: [...]}" if unwrap_optional(tp)[0] is int else ""
+        inner = unwrap_optional(tp)[0]
+        hint = "; use {int: [low, high]} or {choice: [...]}" if inner is int or isinstance(inner, IntOrWord) else ""
         raise StudyError(f"{where}.{p.kind}", f"gives {render_value(bad[0])}, but the field takes "
                          f"{describe_type(tp)}{per}{hint}")
 
@@ -180,3 +183,16 @@ def check_train_frames(reference: DictConfig, parameters: tuple, num_frames: int
             where = "parameters.training.train_frames" if searched else "training.train_frames"
             raise StudyError(where, f"{value} frames asked for, but the training split of the {num_frames} "
                              f"labeled frames has {num_train} (training.train_prob={training.train_prob})")
+
+
+def check_precision_devices(reference: DictConfig, parameters: tuple, gpus: float) -> None:
+    """``training.precision: 16-mixed`` (base config or any searched value) needs a GPU per trial:
+    the training pipeline refuses it on CPU, so a CPU study is refused now instead of trial by trial."""
+    if gpus > 0:
+        return
+    searched = [p for p in parameters if p.key == "training.precision"]
+    values = searched[0].candidates() if searched else [reference.training.precision]
+    if "16-mixed" in values:
+        where = "parameters.training.precision" if searched else "training.precision"
+        raise StudyError(where, "16-mixed needs a CUDA GPU per trial, but resources.gpus is 0; use 'bf16-mixed' "
+                         "or '32' on CPU, or give the trials GPUs")

@@ -21,7 +21,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from lightning_pose.config.yaml_file import YamlFileError, parse_yaml, read_yaml
 from lp_sweeps.search import space_check_of
-from lp_sweeps.study.checks import check_candidates, check_combinations, check_parameter, flatten_overrides, leaf_type
+from lp_sweeps.study.checks import (
+    check_candidates, check_combinations, check_parameter, check_precision_devices, flatten_overrides, leaf_type,
+)
 from lp_sweeps.study.search_checks import check_search
 from lp_sweeps.study.compose import DEMO_BASES, base_with_overrides
 from lp_sweeps.study.errors import StudyError, study_source
@@ -196,6 +198,7 @@ def build_study(data: dict, source: str, base: Optional[dict]) -> Study:
     parameters = _parameters(data, searcher.name, num_keypoints, overrides)
     check_search(objectives, searcher, scheduler, parameters, resources, budget)
     check_candidates(reference, parameters, num_keypoints, budget.max_epochs)
+    check_precision_devices(reference, parameters, resources.gpus)
     base_values = _plain_values(reference, {c.key for p in parameters for c in p.when})
     check_combinations(reference, parameters, base_values, budget.max_epochs)
     return Study(name, source, data, data["base_config"], base, overrides, objectives[0], searcher, scheduler, budget,

@@ -17,7 +17,7 @@ from typing import Any, Optional, Protocol, Union, runtime_checkable
 
 import numpy as np
 
-from lightning_pose.config.introspect import describe_type, unwrap_optional
+from lightning_pose.config.introspect import IntOrWord, describe_type, unwrap_optional
 from lp_sweeps.study.errors import StudyError
 
 __all__ = [
@@ -46,6 +46,8 @@ def fits_type(tp: Any, value: Any) -> bool:
     """Whether ``value`` (plain YAML data) fits a config field declared as ``tp`` (``Optional``,
     ``List[...]``, ``int``, ``float``, ``bool``, ``str`` or ``Any``)."""
     inner, optional = unwrap_optional(tp)
+    if isinstance(inner, IntOrWord):
+        return _is_int(value) or value == inner.word
     if value is None or inner is Any:
         return optional or inner is Any
     if typing.get_origin(inner) is list:

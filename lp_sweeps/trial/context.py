@@ -4,7 +4,8 @@ import dataclasses
 from typing import Any, Optional, Protocol, runtime_checkable
 
 __all__ = [
-    "CHECKPOINT_FILE", "Replicate", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_REPLICATE_OF", "TAG_WORLD_SIZE",
+    "CHECKPOINT_FILE", "PARAM_OOM_BATCH", "Replicate", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_OOM_RETRY",
+    "TAG_REPLICATE_OF", "TAG_WORLD_SIZE",
     "TrialContext", "TrialReporter", "WorkerPlacement",
 ]
 
@@ -13,6 +14,8 @@ SAMPLED_PARAMS_FILE = "sampled_params.json"  # in the trial folder: the values t
 TAG_NODE_IP = "lp_sweeps.node_ip"  # the Ray node of the trial's rank-0 process (latest attempt)
 TAG_WORLD_SIZE = "lp_sweeps.world_size"  # training processes of the trial (DDP workers)
 TAG_REPLICATE_OF = "lp_sweeps.replicate_of"  # a replicate's search trial (trial id)
+TAG_OOM_RETRY = "lp_sweeps.oom_retry"  # "16 -> 8": the trial ran out of device memory and trained with half the batch
+PARAM_OOM_BATCH = "oom_retry_train_batch_size"  # the batch the retried trial trained with
 
 
 @dataclasses.dataclass(frozen=True)

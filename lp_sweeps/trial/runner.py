@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import lightning.pytorch as pl
+import torch
 from omegaconf import OmegaConf
 
 from lightning_pose.train import train
@@ -28,14 +29,14 @@ from lp_sweeps.study.metrics import EPOCH
 from lp_sweeps.study.space import clean_param_names
 from lp_sweeps.tracking import TAG_GROUP, TAG_SAMPLED_KEYS, TAG_SEED, TrackingFlushError, TrialTracker
 from lp_sweeps.trial.context import (
-    CHECKPOINT_FILE, TAG_NODE_IP, TAG_REPLICATE_OF, TAG_WORLD_SIZE, Replicate, TrialContext, TrialReporter,
-    WorkerPlacement,
+    CHECKPOINT_FILE, PARAM_OOM_BATCH, TAG_NODE_IP, TAG_OOM_RETRY, TAG_REPLICATE_OF, TAG_WORLD_SIZE, Replicate,
+    TrialContext, TrialReporter, WorkerPlacement,
 )
 from lp_sweeps.trial.evaluation import evaluate_trial
 from lp_sweeps.trial.inputs import apply_seed, labeled_dataset, non_default_values
 from lp_sweeps.trial.lineage import ConfiguredLearningRate, record_start, write_lineage
 
-__all__ = ["EpochReporter", "Stopwatch", "epoch_metrics", "run_trial"]
+__all__ = ["EpochReporter", "Stopwatch", "epoch_metrics", "run_trial", "train_retrying_oom"]
 
 logger = logging.getLogger(__name__)
 
@@ -174,6 +175,11 @@ class EpochReporter(pl.Callback):
             finally:
                 shutil.rmtree(pending.folder, ignore_errors=True)
 
+    @property
+    def reported(self) -> bool:
+        """Whether this attempt reported (or holds) an epoch."""
+        return bool(self._last) or self.pending is not None
+
     def discard_pending(self) -> None:
         """Drops a report still held (the trial failed after its last epoch)."""
         if self.pending is not None:
@@ -215,6 +221,30 @@ def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict,
     tracker.log_text(OmegaConf.to_yaml(cfg), "config.yaml")
     tracker.monitor_system(SYSTEM_METRICS_INTERVAL_S)
     return tracker
+
+
+def train_retrying_oom(cfg, tracker: Optional[TrialTracker], callback: EpochReporter, **kwargs):
+    """:func:`train`; a trial that runs out of device memory (``torch.OutOfMemoryError``, also the
+    one ``training.memory_cap_bytes`` raises) before its first report trains once more with half
+    the batch, recorded on its run (tag :data:`TAG_OOM_RETRY`, param :data:`PARAM_OOM_BATCH`).
+    Not retried: a second out-of-memory error, one after an epoch was reported (the scheduler has
+    seen that epoch), and ``train_batch_size: auto`` (the probe already sized the batch)."""
+    try:
+        return train(cfg, **kwargs)
+    except torch.OutOfMemoryError as err:
+        batch = cfg.training.train_batch_size
+        if callback.reported or isinstance(batch, str) or batch < 2:
+            raise
+        message = str(err).splitlines()[0][:200]
+    half = batch // 2  # outside the except block: the error's frames (and their tensors) are freed
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    logger.warning(f"out of device memory at train_batch_size={batch} ({message}); retrying once with {half}")
+    cfg.training.train_batch_size = half
+    if tracker is not None:
+        tracker.set_tags({TAG_OOM_RETRY: f"{batch} -> {half}: {message}"})
+        tracker.log_params({PARAM_OOM_BATCH: half})
+    return train(cfg, **kwargs)
 
 
 def epoch_objective(study: Study) -> str:
@@ -270,8 +300,8 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     rate = ConfiguredLearningRate(cfg.training.optimizer_params.learning_rate)
     status = "FAILED"
     try:
-        result = train(
-            cfg, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback, rate],
+        result = train_retrying_oom(
+            cfg, tracker, callback, model_dir=model_dir, skip_evaluation=True, extra_callbacks=[callback, rate],
             cache_dir=cache_dir, resume_from=resume, quiet=True, trainer_settings=placement.trainer_settings,
         )
         extra = _evaluate(cfg, result, study, tracker, callback.last_step) if placement.rank == 0 else {}

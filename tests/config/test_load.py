@@ -190,7 +190,7 @@ def test_wrong_type_names_path_expected_type_and_value(tmp_path):
         load_config(path)
     message = str(info.value)
     assert str(path) in message
-    assert "training.train_batch_size: expected int, got 'abc'" in message
+    assert "training.train_batch_size: expected int or 'auto', got 'abc'" in message
 
 
 def test_wrong_types_in_lists_groups_and_nulls(tmp_path):
@@ -199,7 +199,7 @@ def test_wrong_types_in_lists_groups_and_nulls(tmp_path):
         "expected int, got 'x'",
         "data:\n  image_resize_dims: 256\n": "data.image_resize_dims: expected a mapping",
         "training:\n  max_epochs: [1]\n": "training.max_epochs: expected int or null, got [1]",
-        "training:\n  train_batch_size: null\n": "train_batch_size: expected int, got None",
+        "training:\n  train_batch_size: null\n": "train_batch_size: expected int or 'auto', got None",
         "data:\n  keypoint_names: 3\n": "data.keypoint_names: expected list of str or null, got 3",
     }
     for text, expected in cases.items():

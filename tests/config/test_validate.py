@@ -222,7 +222,8 @@ def test_every_numeric_key_of_the_schema_has_a_declared_range():
     declared = set(VALUE_RANGES)
     numeric = _numeric_fields(LightningPoseConfig)
     any_typed_numbers = {"losses.temporal.epsilon", "losses.temporal_heatmap_mse.epsilon",
-                         "losses.temporal_heatmap_kl.epsilon"}  # number or per-keypoint list
+                         "losses.temporal_heatmap_kl.epsilon",  # number or per-keypoint list
+                         "training.train_batch_size"}  # int or "auto"
     assert numeric | any_typed_numbers == declared
     for key in declared:  # the defaults lie inside the ranges
         value = OmegaConf.select(default_config(), key)

@@ -178,7 +178,7 @@ def test_missing_file_raises_file_not_found(tmp_path):
         (changed(overrides={"training.max_epoch": 3}), "overrides.training.max_epoch",
          ["not a Lightning Pose config key", "allowed keys at 'training'", "'max_epochs'"]),
         (changed(overrides={"training.train_batch_size": "big"}), "overrides.training.train_batch_size",
-         ["expected int, got 'big'"]),
+         ["expected int or 'auto', got 'big'"]),
         (changed(overrides={"training.max_steps": 100}), "training.max_steps", ["sweeps count epochs"]),
         (changed(parameters={}), "parameters", ["at least one parameter"]),
     ],
