@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = [
         f"budget.num_samples={trials}", "budget.max_concurrent_trials=2", f"budget.max_epochs={args.epochs}",
         "scheduler={name: fifo}", "training.limit_train_batches=4",
+        "video={frames_per_video: 0}",  # trials of training only, comparable with the earlier figures
     ]
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as project:
