@@ -166,12 +166,15 @@ def test_runs_hold_what_the_mlflow_ui_shows(replicated_sweep):
                                                  "training.optimizer_params.learning_rate"
         assert params["model.backbone"] == "resnet18" and params["training.limit_train_batches"] == "2"
         assert "training.optimizer" not in params and "model.heatmap_loss_type" not in params  # LP's defaults
-        assert all(math.isfinite(metrics[m]) for m in VIDEO_METRICS) and metrics["video_stage_s"] > 0
-        assert any(k.startswith("system/cpu_utilization") for k in metrics)
         [dataset] = run.inputs.dataset_inputs
         assert dataset.dataset.digest == hashlib.sha256(labels).hexdigest()[:12]
         assert dataset.dataset.name == "demo/CollectedData.csv"
         assert tags["lp_sweeps.version.lightning_pose"].endswith("(lp-sweeps)")
+        if tags["lp_sweeps.stopped_early"] == "true":  # ASHA stopped it: no evaluation (docs/results.md)
+            assert not any(m in metrics for m in VIDEO_METRICS) and run.info.status == "KILLED"
+            continue
+        assert all(math.isfinite(metrics[m]) for m in VIDEO_METRICS) and metrics["video_stage_s"] > 0
+        assert any(k.startswith("system/cpu_utilization") for k in metrics)
         listed = {a.path for a in client.list_artifacts(run.info.run_id, "predictions")}
         assert {"predictions/predictions.csv", "predictions/pixel_error_per_keypoint.csv",
                 "predictions/predictions_pixel_error.csv", "predictions/video"} <= listed
