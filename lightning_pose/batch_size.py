@@ -12,10 +12,11 @@ with the batch) plus the weights and their gradients. The probe leaves the model
 (weights, BatchNorm statistics, gradients, random-number state).
 """
 
+import contextlib
 import copy
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils.data import default_collate
@@ -112,12 +113,24 @@ def _device_limit(device: torch.device, cap: int | None) -> int | None:
     return None
 
 
-def probe_batch_size(model, data_module, limit_bytes: int, max_batch: int) -> int:
-    """The largest per-device batch (doubling from 1, at most ``max_batch``) whose measured step
-    fits in ``limit_bytes``, on the model's current device; the model is restored afterwards."""
+@contextlib.contextmanager
+def _probing(model) -> Iterator[None]:
+    """Around measured steps: the model in training mode, its weights, BatchNorm statistics, mode
+    and the CPU random-number state as they were afterwards."""
     state = copy.deepcopy(model.state_dict())
     was_training = model.training
     model.train()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        model.load_state_dict(state)
+        model.train(was_training)
+
+
+def probe_batch_size(model, data_module, limit_bytes: int, max_batch: int) -> int:
+    """The largest per-device batch (doubling from 1, at most ``max_batch``) whose measured step
+    fits in ``limit_bytes``, on the model's current device; the model is restored afterwards."""
 
     def fits(batch_size: int) -> bool:
         try:
@@ -129,12 +142,8 @@ def probe_batch_size(model, data_module, limit_bytes: int, max_batch: int) -> in
                     f"(limit {limit_bytes / 2**20:.1f} MiB)")
         return used <= limit_bytes
 
-    try:
-        with torch.random.fork_rng(devices=[]):
-            return largest_fitting_batch(fits, max_batch)
-    finally:
-        model.load_state_dict(state)
-        model.train(was_training)
+    with _probing(model):
+        return largest_fitting_batch(fits, max_batch)
 
 
 def resolve_train_batch_size(model, data_module, training_cfg, device: torch.device) -> int:
@@ -169,13 +178,8 @@ def check_memory_cap(model, data_module, training_cfg, device: torch.device) -> 
         return
     per_device = math.ceil(int(training_cfg.train_batch_size) / max(int(training_cfg.num_gpus), 1))
     model.to(device)
-    state = copy.deepcopy(model.state_dict())
-    try:
-        with torch.random.fork_rng(devices=[]):
-            batch = probe_batch(data_module, per_device)
-            used = step_memory_bytes(model.train(), batch)
-    finally:
-        model.load_state_dict(state)
+    with _probing(model):
+        used = step_memory_bytes(model, probe_batch(data_module, per_device))
     if used > cap:
         raise torch.OutOfMemoryError(
             f"training.memory_cap_bytes={cap}: a training step at batch {per_device} per device needs {used} "
