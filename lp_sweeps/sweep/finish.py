@@ -50,7 +50,8 @@ def _close_children(tracker: SweepTracker, record: SweepRecord, trials: Sequence
                     timeout_s: float, printer: Callable[[str], None]) -> dict[str, str]:
     states = trial_states(trials)
     late = deliver_spooled(record.tracking_uri, record.parent_run_id, record.experiment_id, record.sweep_name,
-                           states, f"{record.project_dir}/spool", timeout_s=timeout_s)
+                           states, f"{record.project_dir}/spool", timeout_s=timeout_s,
+                           ended_at={t.trial_id: t.end_time for t in trials if t.end_time is not None})
     if late:
         printer(f"delivered the metrics that trials {late} had left unsent to MLflow")
     children = tracker.child_runs(record.parent_run_id)

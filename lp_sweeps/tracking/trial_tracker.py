@@ -24,7 +24,7 @@ from lp_sweeps.tracking.naming import (
 from lp_sweeps.tracking.sender import END_STATUSES, BufferedSender, TrackingFlushError, TrackingSetupError
 from lp_sweeps.tracking.spool import Spool, default_spool_dir, spool_key
 
-__all__ = ["TrialTracker", "deliver_spooled"]
+__all__ = ["TrialTracker", "deliver_spooled", "last_seen"]
 
 logger = logging.getLogger(__name__)
 
@@ -247,9 +247,11 @@ class TrialTracker:
         """Blocks until every buffered record is sent; :class:`TrackingFlushError` after the timeout."""
         self._sender.flush(self.patience_s if timeout is None else timeout)
 
-    def end(self, status: str = "FINISHED", timeout: Optional[Seconds] = None) -> None:
-        """Queues the final status, flushes everything and stops sending; the spool is deleted once
-        all is sent. Raises :class:`TrackingFlushError` if records remain (they stay in the spool)."""
+    def end(self, status: str = "FINISHED", timeout: Optional[Seconds] = None,
+            ended_at: Optional[float] = None) -> None:
+        """Queues the final status (the run ends at ``ended_at``, seconds since the epoch, else now),
+        flushes everything and stops sending; the spool is deleted once all is sent. Raises
+        :class:`TrackingFlushError` if records remain (they stay in the spool)."""
         if status not in END_STATUSES:
             raise ValueError(f"end status must be one of {END_STATUSES}, got {status!r}")
         if self._state != "started":
@@ -257,7 +259,8 @@ class TrialTracker:
         self._state = "ended"
         if self._monitor is not None:
             self._monitor.finish()  # its last samples, then the run's end time
-        self._sender.submit({"op": "status", "status": status, "end_time": int(time.time() * 1000)})
+        end_time = int((time.time() if ended_at is None else ended_at) * 1000)
+        self._sender.submit({"op": "status", "status": status, "end_time": end_time})
         try:
             self._sender.flush(self.patience_s if timeout is None else timeout)
         finally:
@@ -282,22 +285,35 @@ class TrialTracker:
             self._sender.flush(self.patience_s)
 
 
+def last_seen(pending: list[dict[str, Any]], ended_at: Optional[float]) -> Optional[float]:
+    """When a trial that left ``pending`` spool records was last known alive (seconds since the
+    epoch): the latest of ``ended_at`` (its last report), its records' timestamps and the end time
+    of a final status it queued; None if none is known."""
+    stamps = [record.get("timestamp", record.get("end_time")) / 1000 for record in pending
+              if "timestamp" in record or "end_time" in record]
+    known = stamps + ([] if ended_at is None else [ended_at])
+    return max(known) if known else None
+
+
 def deliver_spooled(
     tracking_uri: str, parent_run_id: str, experiment_id: str, sweep_name: str, final_states: Mapping[str, str],
-    spool_dir: str | Path, timeout_s: Seconds = 120.0,
+    spool_dir: str | Path, timeout_s: Seconds = 120.0, ended_at: Optional[Mapping[str, float]] = None,
 ) -> list[str]:
     """Send what trials left unsent in their spools (a trial stopped or killed while the server was
     away) and give their runs the final state (``final_states``: trial id -> FINISHED | KILLED |
-    FAILED). Returns the trial ids that had records left; raises TrackingFlushError after ``timeout_s``."""
+    FAILED). Such a run ends when its trial was last seen (:func:`last_seen`, from ``ended_at``:
+    trial id -> its last report), not at the delivery. Returns the trial ids that had records
+    left; raises TrackingFlushError after ``timeout_s``."""
     delivered = []
     for trial_id, state in final_states.items():
         spool = Spool(Path(spool_dir), spool_key(sweep_name, parent_run_id, trial_id))
-        if not spool.load_pending():
+        pending = spool.load_pending()
+        if not pending:
             spool.remove()  # all sent (or never written): drop what a stopped trial left
             continue
         tracker = TrialTracker(tracking_uri, parent_run_id, experiment_id, trial_id, trial_id, sweep_name,
                                spool_dir=spool_dir, patience_s=timeout_s)
         tracker.start(timeout=timeout_s)
-        tracker.end(state, timeout=timeout_s)
+        tracker.end(state, timeout=timeout_s, ended_at=last_seen(pending, (ended_at or {}).get(trial_id)))
         delivered.append(trial_id)
     return delivered

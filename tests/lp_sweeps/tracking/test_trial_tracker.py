@@ -15,6 +15,7 @@ from lp_sweeps.tracking import (
     TrackingFlushError, TrackingSetupError, TrialTracker, deliver_spooled, search_children, start_ui, stop_ui,
     wait_until_healthy,
 )
+from lp_sweeps.tracking.trial_tracker import last_seen
 from tests.lp_sweeps.tracking.conftest import history, local_path, make_trial
 from tests.ports import free_port
 
@@ -170,6 +171,14 @@ def _log_then_die(uri: str, parent: str, experiment_id: str, spool_dir: str) -> 
     os._exit(3)  # killed: no end(), no flush
 
 
+def test_a_killed_trial_was_last_seen_at_its_latest_record_or_report():
+    pending = [{"op": "metrics", "timestamp": 5000}, {"op": "tags"}, {"op": "status", "end_time": 7000}]
+    assert last_seen(pending, 6.0) == 7.0
+    assert last_seen(pending[:2], 6.0) == 6.0
+    assert last_seen(pending[:2], 4.0) == 5.0
+    assert last_seen([{"op": "tags"}], None) is None
+
+
 def test_the_sweep_delivers_what_a_killed_trial_left_in_its_spool(sweep, store: str, tmp_path: Path):
     """A trial whose process ended while the server was away (stopped by ASHA, its node lost) left
     records in the shared spool folder; at the end of the sweep the driver sends them."""
@@ -182,9 +191,16 @@ def test_the_sweep_delivers_what_a_killed_trial_left_in_its_spool(sweep, store: 
     assert trial.exitcode == 3
 
     states = {"t7": "KILLED", "t8": "FINISHED"}  # t8 left nothing behind
-    assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool") == ["t7"]
+    died = time.time()
+    time.sleep(1.5)  # the delivery comes later; the run still ends when the trial was last seen
+    last_report = died - 30.0  # older than its last record: the record wins
+    assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool",
+                           ended_at={"t7": last_report}) == ["t7"]
     [row] = search_children(store, parent)
     assert row["trial_id"] == "t7" and row["status"] == "KILLED"
+    run = MlflowClient(store).get_run(row["run_id"])
+    last_record = max(m.timestamp for m in MlflowClient(store).get_metric_history(row["run_id"], "val_pixel_error"))
+    assert run.info.end_time == last_record < died * 1000
     assert history(store, row["run_id"], "val_pixel_error") == [(0, 10.0), (1, 9.0), (2, 8.0)]
     assert deliver_spooled(store, parent, tracker.experiment_id, "sweep-1", states, tmp_path / "spool") == []
     assert not list((tmp_path / "spool").iterdir())  # nothing left behind
