@@ -45,6 +45,15 @@ def apply_seed(cfg: DictConfig, replicate: Optional[Replicate]) -> None:
         OmegaConf.update(cfg, key, int(OmegaConf.select(cfg, key) or 0) + replicate.seed)
 
 
+def apply_loader_workers(cfg: DictConfig, cpus_per_worker: float) -> None:
+    """Data-loader processes from the CPUs the scheduler gave the trial (one stays with training),
+    unless the config sets ``training.num_workers``: Lightning Pose's default counts the machine's
+    CPUs, so two 1-CPU trials on a 2-core machine would each fork loader processes for CPUs that
+    the other trial holds."""
+    if cfg.training.num_workers is None:
+        cfg.training.num_workers = max(int(cpus_per_worker) - 1, 0)
+
+
 def _label_files(cfg: DictConfig) -> list[Path]:
     csv = cfg.data.csv_file
     return [Path(cfg.data.data_dir, f) for f in ([csv] if isinstance(csv, str) else list(csv))]

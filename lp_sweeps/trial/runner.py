@@ -33,7 +33,7 @@ from lp_sweeps.trial.context import (
     TrialContext, TrialReporter, WorkerPlacement,
 )
 from lp_sweeps.trial.evaluation import evaluate_trial
-from lp_sweeps.trial.inputs import apply_seed, labeled_dataset, non_default_values
+from lp_sweeps.trial.inputs import apply_loader_workers, apply_seed, labeled_dataset, non_default_values
 from lp_sweeps.trial.lineage import ConfiguredLearningRate, record_start, write_lineage
 
 __all__ = ["EpochReporter", "Stopwatch", "epoch_metrics", "run_trial", "train_retrying_oom"]
@@ -280,6 +280,7 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     started, started_at = time.perf_counter(), time.time()
     cfg = compose_trial_config(study, sampled, context.demo_dir)
     apply_seed(cfg, replicate)
+    apply_loader_workers(cfg, study.resources.cpus)
     if placement.world_size > 1:
         cfg.training.num_gpus = placement.world_size
     tracking_time = Stopwatch()

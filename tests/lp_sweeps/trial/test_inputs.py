@@ -7,7 +7,7 @@ from pathlib import Path
 from lightning_pose.config import default_config, load_config
 from lightning_pose.data.demo import demo_config, generate_demo_data
 from lp_sweeps.trial import Replicate
-from lp_sweeps.trial.inputs import apply_seed, labeled_dataset, non_default_values
+from lp_sweeps.trial.inputs import apply_loader_workers, apply_seed, labeled_dataset, non_default_values
 
 
 def test_only_values_that_differ_from_the_schema_defaults(tmp_path: Path):
@@ -29,6 +29,18 @@ def test_replicate_seeds_add_to_the_base_seeds(tmp_path: Path):
     assert (cfg.training.rng_seed_model_pt, cfg.training.rng_seed_data_pt) == (0, 10)
     apply_seed(cfg, Replicate("t03", 2, "abc"))
     assert (cfg.training.rng_seed_model_pt, cfg.training.rng_seed_data_pt) == (2, 12)
+
+
+def test_loader_workers_follow_the_trial_cpus_unless_the_config_sets_them(tmp_path: Path):
+    cfg = load_config(demo_config(tmp_path, tmp_path / "videos", (64, 64)))
+    assert cfg.training.num_workers is None  # Lightning Pose's default: the machine's CPUs less one
+    for cpus, workers in ((1.0, 0), (0.5, 0), (4.0, 3), (2.5, 1)):
+        cfg.training.num_workers = None
+        apply_loader_workers(cfg, cpus)
+        assert cfg.training.num_workers == workers
+    cfg.training.num_workers = 6
+    apply_loader_workers(cfg, 1.0)
+    assert cfg.training.num_workers == 6
 
 
 def test_labeled_dataset_digest_follows_the_labels(tmp_path: Path):
