@@ -1,0 +1,43 @@
+"""`benchmarks/bench_sweep_overhead.py`: the warm/cold split of trial start overheads (hand-made
+Ray results) and its smoke mode (a real local Ray and SQLite MLflow)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_sweep_overhead import overhead_summary, warm_trials
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _row(pid: int, start: float, busy: float, overhead: float) -> dict:
+    return {"pid": pid, "hostname": "node", "timestamp": start + busy, "time_total_s": busy,
+            "lp_start_overhead_s": overhead}
+
+
+def test_a_trial_is_warm_when_an_earlier_trial_used_its_process():
+    rows = [_row(11, 30.0, 5.0, 0.5), _row(10, 0.0, 10.0, 3.0), _row(11, 0.5, 9.0, 2.5), _row(10, 10.0, 4.0, 0.75),
+            _row(12, 31.0, 1.0, 1.5)]
+    assert [(r["pid"], r["lp_start_overhead_s"]) for r in warm_trials(rows)] == [(10, 0.75), (11, 0.5)]
+    summary = overhead_summary(rows)
+    assert summary["per_trial"] == [3.0, 2.5, 0.75, 0.5, 1.5]  # start order
+    assert summary["mean"] == pytest.approx((3.0 + 2.5 + 0.75 + 0.5 + 1.5) / 5, abs=1e-3)
+    assert summary["max"] == 3.0 and summary["warm_trials"] == 2 and summary["warm_mean"] == 0.625
+
+
+@pytest.mark.slow
+def test_smoke_mode_reuses_a_process_and_reports_measured_figures():
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "LP_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_sweep_overhead.py"), "--smoke-test"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)  # stdout is only the JSON
+    assert report["trials"] == 3 and report["epochs_per_trial"] == 1
+    overhead = report["start_overhead_s"]
+    assert len(overhead["per_trial"]) == 3 and overhead["warm_trials"] == 1 and 0 < overhead["warm_mean"] < 60
+    assert 0 < report["slot_utilisation"] <= 1 and 0 <= report["mlflow_logging_share"] < 1
+    assert report["tuner_wall_s"] <= report["total_wall_s_including_ray_start"]
