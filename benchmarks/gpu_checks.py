@@ -108,7 +108,7 @@ def shared_gpu_command(gpus: float, smoke: bool) -> list[str]:
     trials, epochs = (2, 1) if smoke else (4, 3)
     overrides = [f"resources.gpus={0 if smoke else gpus}", f"budget.num_samples={trials}",
                  f"budget.max_epochs={epochs}", "scheduler={name: fifo}", "video={frames_per_video: 0}",
-                 "budget.max_concurrent_trials=2"]
+                 "budget.max_concurrent_trials=2"] + (["training.limit_train_batches=2"] if smoke else [])
     return [sys.executable, str(Path(__file__).resolve()), "--_sweep", *overrides]
 
 
