@@ -47,8 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--project-dir", default=argparse.SUPPRESS, help="where sweeps are kept")
     timeout = argparse.ArgumentParser(add_help=False)
     timeout.add_argument("--tracking-timeout", type=float, default=sweep.TRACKING_TIMEOUT_S,
-                         help="seconds the end-of-sweep bookkeeping retries an unreachable tracking server "
-                         "(default %(default)s)")
+                         help="seconds a trial's end and the end-of-sweep bookkeeping wait for an unreachable "
+                         "tracking server; what is not delivered by then stays in the spool (default %(default)s)")
     sub = parser.add_subparsers(dest="command", required=True)
     launch = sub.add_parser("launch", help="run a study", parents=[common, timeout])
     launch.add_argument("study", help="study YAML file (see search_spaces/)")

@@ -57,7 +57,7 @@ from lp_sweeps.trial import TrialContext
 __all__ = ["DEFAULT_PROJECT_DIR", "TRACKING_TIMEOUT_S", "demo_folder", "dry_run", "launch", "resume", "sync"]
 
 DEFAULT_PROJECT_DIR = "lp_sweeps_runs"
-TRACKING_TIMEOUT_S = 120.0  # how long the end-of-sweep bookkeeping retries an unreachable tracking server
+TRACKING_TIMEOUT_S = 120.0  # how long a trial's end and the end-of-sweep bookkeeping wait for an unreachable tracking server
 _PLACEMENT_POLL_S = 2.0
 KEEP_RAY_LOGS = "LP_SWEEPS_KEEP_RAY_LOGS"  # set (to 1) to keep Ray's session logs of a sweep without failures
 
@@ -260,6 +260,7 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
         storage_dir=record.storage_dir,
         # on a cluster, each node copies the data to its own scratch space once
         stage_data=bool(address or os.environ.get("RAY_ADDRESS")),
+        tracking_patience_s=tracking_timeout_s,
     )
     ended_file = str(Path(record.project_dir) / "sweeps" / record.sweep_name / "ended_trials.txt")
     max_t, last_epoch = _schedule(study, record.demo_dir)

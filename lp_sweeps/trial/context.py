@@ -42,6 +42,7 @@ class TrialContext:
     spool_dir: Optional[str] = None
     storage_dir: Optional[str] = None  # the sweep's storage path (data-parallel trials keep their Train runs there)
     stage_data: bool = False  # copy data_dir to node-local scratch once per node (sweeps on a cluster)
+    tracking_patience_s: float = 120.0  # how long a trial's end waits for an unreachable tracking server
 
 
 @runtime_checkable

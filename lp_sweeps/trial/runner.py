@@ -206,7 +206,7 @@ def _open_tracker(context: TrialContext, reporter: TrialReporter, sampled: dict,
     tracker = TrialTracker(
         context.tracking_uri, context.parent_run_id, context.experiment_id,
         reporter.trial_id, _run_name(reporter.trial_id, sampled, replicate, number), context.sweep_name,
-        spool_dir=context.spool_dir, started_at=started_at,
+        spool_dir=context.spool_dir, started_at=started_at, patience_s=context.tracking_patience_s,
     )
     tracker.start()
     tags: dict[str, Any] = {TAG_NODE_IP: reporter.node_ip, TAG_WORLD_SIZE: world_size,
