@@ -57,7 +57,11 @@ def _trial_dirs(project: Path) -> dict[str, Path]:
 
 
 def _checkpointed(project: Path) -> set[str]:
-    return {t for t, d in _trial_dirs(project).items() if list(d.glob("checkpoint_*/model.ckpt"))}
+    """Trials with a complete checkpoint: every report carries one, and Ray writes a report to the
+    trial's ``result.json`` only after its checkpoint is stored (a ``model.ckpt`` that exists may
+    still be being copied)."""
+    return {t for t, d in _trial_dirs(project).items()
+            if (d / "result.json").is_file() and (d / "result.json").read_text().strip()}
 
 
 def _ended(project: Path) -> set[str]:
