@@ -57,7 +57,8 @@ from lp_sweeps.trial import TrialContext
 __all__ = ["DEFAULT_PROJECT_DIR", "TRACKING_TIMEOUT_S", "demo_folder", "dry_run", "launch", "resume", "sync"]
 
 DEFAULT_PROJECT_DIR = "lp_sweeps_runs"
-TRACKING_TIMEOUT_S = 120.0  # how long a trial's end and the end-of-sweep bookkeeping wait for an unreachable tracking server
+# how long a trial's end and the end-of-sweep bookkeeping wait for an unreachable tracking server
+TRACKING_TIMEOUT_S = 120.0
 _PLACEMENT_POLL_S = 2.0
 KEEP_RAY_LOGS = "LP_SWEEPS_KEEP_RAY_LOGS"  # set (to 1) to keep Ray's session logs of a sweep without failures
 

@@ -130,7 +130,8 @@ def test_each_child_run_starts_and_ends_with_its_trial(replicated_sweep):
         ray_end, ray_start = result["timestamp"], result["timestamp"] - result["time_total_s"]
         start, end = run.info.start_time / 1000, run.info.end_time / 1000
         assert abs(start - ray_start) < 5, (run.info.run_name, start, ray_start)
-        assert ray_end - 15 < end < ray_end + 10, (run.info.run_name, run.info.status, end, ray_end)  # busy machines lag
+        # whole seconds; busy machines lag
+        assert ray_end - 15 < end < ray_end + 10, (run.info.run_name, run.info.status, end, ray_end)
         ends.append(end)
     parent = client.get_run(record.parent_run_id)
     assert max(ends) < parent.info.end_time / 1000  # not the sweep's end
