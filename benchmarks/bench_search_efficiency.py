@@ -22,6 +22,7 @@ within 5 % of the grid's best. The target: ASHA + TPE within 5 % of the grid's b
 import argparse
 import contextlib
 import json
+import shutil
 import statistics
 import sys
 import tempfile
@@ -83,7 +84,11 @@ def _run(study: dict, folder: Path, num_cpus: int) -> tuple[list, float]:
         record = sweep.launch(path, [], project_dir=folder / "project", num_cpus=num_cpus, printer=print)
     if record.state != "finished":
         raise SystemExit(f"sweep {record.sweep_name} ended {record.state}")
-    return _histories(record), time.perf_counter() - start
+    points = _histories(record)
+    # only MLflow's metric histories are needed: the trials' checkpoints (up to three of ~130 MB per
+    # trial) go, so the 7 sweeps never hold more than one sweep's worth of disk
+    shutil.rmtree(record.storage_dir, ignore_errors=True)
+    return points, time.perf_counter() - start
 
 
 def _first_within(points: list, target: float, grid_epochs: int) -> Optional[float]:
