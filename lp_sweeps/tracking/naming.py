@@ -172,11 +172,27 @@ def _git_commit() -> str:
     return commit if out.returncode == 0 and commit else "unknown"
 
 
+@functools.lru_cache(maxsize=1)
+def _module_distributions() -> Mapping[str, list[str]]:
+    """Module -> the distributions that provide it: a scan of every installed distribution's
+    files (about a second), so done at most once per process."""
+    return importlib.metadata.packages_distributions()
+
+
+def _distributions_of(module: str) -> list[str]:
+    """The distribution named after ``module`` when there is one (a quick lookup), else those the
+    scan finds (``lightning_pose`` comes with ``lp-sweeps``)."""
+    try:
+        return [importlib.metadata.distribution(module).metadata["Name"]]
+    except importlib.metadata.PackageNotFoundError:
+        return list(_module_distributions().get(module) or [])
+
+
 @functools.lru_cache(maxsize=None)
 def module_version(module: str) -> str:
     """The version of the distribution that provides ``module``: ``3.17.2``, or with the
     distribution's name when it differs (``0.1.0 (lp-sweeps)`` for ``lightning_pose``)."""
-    distributions = importlib.metadata.packages_distributions().get(module) or []
+    distributions = _distributions_of(module)
     if not distributions:
         return "not installed (imported from a source folder)"
     # a module several distributions fill (mlflow: mlflow, mlflow-skinny, ...): the one named after it

@@ -8,6 +8,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INTERNAL_ERROR, RESOURCE_DOES_NOT_EXIST
 
 from lp_sweeps.tracking import default_artifact_location, default_tracking_uri, is_transient_error
+import mlflow
+import optuna
+
+from lp_sweeps.tracking import naming
 from lp_sweeps.tracking.naming import finite_metrics, param_value, sanitize_key
 
 
@@ -53,3 +57,17 @@ def test_transient_errors_are_retried_and_others_are_not():
     assert is_transient_error(ConnectionRefusedError(111, "refused"))
     assert not is_transient_error(MlflowException("no such run", error_code=RESOURCE_DOES_NOT_EXIST))
     assert not is_transient_error(PermissionError(13, "denied"))
+
+
+def test_package_versions_scan_the_installed_distributions_at_most_once():
+    """A trial's first tags (its cold start): modules named like their distribution are looked up
+    directly; only ``lightning_pose`` (shipped in ``lp-sweeps``) needs the scan, done once."""
+    naming.module_version.cache_clear()
+    naming._module_distributions.cache_clear()
+    tags = naming.provenance_tags()
+    assert tags["lp_sweeps.version.mlflow"] == mlflow.__version__
+    assert tags["lp_sweeps.version.optuna"] == optuna.__version__
+    assert tags["lp_sweeps.version.lightning_pose"] == f"{tags['lp_sweeps.version.lp_sweeps']} (lp-sweeps)"
+    assert naming._module_distributions.cache_info().misses == 1
+    naming.provenance_tags()
+    assert naming._module_distributions.cache_info().misses == 1
