@@ -41,6 +41,11 @@ def trial_rows(experiment_dir: Path) -> list[dict]:
     return rows
 
 
+def tuner_wall_s(lines: list[str]) -> float:
+    """The Tuner's wall time from what a sweep printed (its ``tuner wall N s`` line)."""
+    return next(float(line.split("wall ")[1].split(" s")[0]) for line in lines if line.startswith("tuner wall "))
+
+
 def warm_trials(rows: list[dict]) -> list[dict]:
     """The trials that ran in a process an earlier trial had used (Ray's ``pid`` and
     ``hostname``), ordered by start."""
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             record = sweep.launch(QUICKSTART, overrides, project_dir=project, num_cpus=2, printer=lines.append)
         total = time.perf_counter() - start
         rows = trial_rows(Path(record.storage_dir) / record.sweep_name)
-        wall = next(float(line.split("wall ")[1].split(" s")[0]) for line in lines if line.startswith("tuner wall "))
+        wall = tuner_wall_s(lines)
     busy = [row["time_total_s"] for row in rows]
     overheads = [row["lp_start_overhead_s"] for row in rows]
     tracking = [row["lp_tracking_s"] for row in rows]

@@ -31,9 +31,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.bench_sweep_overhead import trial_rows  # noqa: E402
-from lp_sweeps import sweep  # noqa: E402
+from benchmarks.bench_sweep_overhead import trial_rows, tuner_wall_s  # noqa: E402
 from benchmarks.bench_vs_lightning_pose import DATA_DIR, lp_config  # noqa: E402
+from lp_sweeps import sweep  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 QUICKSTART = HERE.parent / "search_spaces" / "quickstart.yaml"
@@ -119,7 +119,7 @@ def sweep_throughput(overrides: list[str]) -> dict:
         record = sweep.launch(QUICKSTART, overrides, project_dir=project, num_cpus=os.cpu_count(),
                               printer=lines.append)
         rows = trial_rows(Path(record.storage_dir) / record.sweep_name)
-    wall = next(float(line.split("wall ")[1].split(" s")[0]) for line in lines if line.startswith("tuner wall "))
+    wall = tuner_wall_s(lines)
     epochs = sum(int(row["training_iteration"]) for row in rows)
     return {"state": record.state, "trials": len(rows), "trial_epochs": epochs, "tuner_wall_s": round(wall, 1),
             "trial_epochs_per_s": round(epochs / wall, 4), "overrides": overrides}
