@@ -51,14 +51,13 @@ from lp_sweeps.sweep.record import SweepRecord
 from lp_sweeps.sweep.replicates import run_replicates
 from lp_sweeps.sweep.results import results_plan
 from lp_sweeps.sweep.warm_start import load_warm_start
-from lp_sweeps.tracking import SweepTracker, default_tracking_uri
+from lp_sweeps.tracking import TRACKING_PATIENCE_S, SweepTracker, default_tracking_uri
 from lp_sweeps.trial import TrialContext
 
 __all__ = ["DEFAULT_PROJECT_DIR", "TRACKING_TIMEOUT_S", "demo_folder", "dry_run", "launch", "resume", "sync"]
 
 DEFAULT_PROJECT_DIR = "lp_sweeps_runs"
-# how long a trial's end and the end-of-sweep bookkeeping wait for an unreachable tracking server
-TRACKING_TIMEOUT_S = 120.0
+TRACKING_TIMEOUT_S = TRACKING_PATIENCE_S  # the --tracking-timeout default
 _PLACEMENT_POLL_S = 2.0
 KEEP_RAY_LOGS = "LP_SWEEPS_KEEP_RAY_LOGS"  # set (to 1) to keep Ray's session logs of a sweep without failures
 

@@ -17,14 +17,15 @@ from lp_sweeps.tracking.naming import (
 )
 from lp_sweeps.tracking.sender import TrackingFlushError, TrackingSetupError
 from lp_sweeps.tracking.sweep_tracker import SweepTracker, search_children
-from lp_sweeps.tracking.trial_tracker import TrialTracker, deliver_spooled
+from lp_sweeps.tracking.trial_tracker import TRACKING_PATIENCE_S, TrialTracker, deliver_spooled
 from lp_sweeps.tracking.ui_server import experiment_runs_url, start_ui, stop_ui, wait_until_healthy
 
 __all__ = [
     "CHECKPOINT_DIR", "DatasetRecord", "experiment_runs_url", "TAG_GROUP", "TAG_SAMPLED_KEYS", "TAG_SEED", "flatten_params",
     "load_tracker_model", "SweepTracker", "TAG_BEST_RUN_ID", "TAG_BEST_TRIAL_ID", "TAG_CHECKPOINT_DELETED",
     "TAG_PARENT_RUN_ID", "TAG_ROLE", "TAG_SWEEP_NAME", "TAG_TRIAL_ID", "TAG_TRIAL_NAME", "TrackingFlushError",
-    "TrackingSetupError", "TrackingStore", "TrialTracker", "default_artifact_location", "default_tracking_uri",
+    "TRACKING_PATIENCE_S", "TrackingSetupError", "TrackingStore", "TrialTracker", "default_artifact_location",
+    "default_tracking_uri",
     "deliver_spooled", "is_transient_error", "provenance_tags", "search_children", "start_ui",
     "stop_ui", "wait_until_healthy",
 ]

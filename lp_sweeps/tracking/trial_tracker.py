@@ -24,9 +24,12 @@ from lp_sweeps.tracking.naming import (
 from lp_sweeps.tracking.sender import END_STATUSES, BufferedSender, TrackingFlushError, TrackingSetupError
 from lp_sweeps.tracking.spool import Spool, default_spool_dir, spool_key
 
-__all__ = ["TrialTracker", "deliver_spooled", "last_seen"]
+__all__ = ["TRACKING_PATIENCE_S", "TrialTracker", "deliver_spooled", "last_seen"]
 
 logger = logging.getLogger(__name__)
+
+# how long a trial's end and the end-of-sweep delivery wait for an unreachable tracking server
+TRACKING_PATIENCE_S = 120.0
 
 
 class _RunWriter:
@@ -134,7 +137,7 @@ class TrialTracker:
     def __init__(
         self, tracking_uri: str, parent_run_id: str, experiment_id: str, trial_id: str, trial_name: str,
         sweep_name: str, *, spool_dir: Optional[str | Path] = None, background: bool = True,
-        patience_s: Seconds = 120.0, initial_backoff_s: Seconds = 0.5, max_backoff_s: Seconds = 10.0,
+        patience_s: Seconds = TRACKING_PATIENCE_S, initial_backoff_s: Seconds = 0.5, max_backoff_s: Seconds = 10.0,
         start_timeout_s: Seconds = 10.0, http_max_retries: int = 1, http_timeout_s: Seconds = 30.0,
         started_at: Optional[float] = None,
     ) -> None:
@@ -297,7 +300,7 @@ def last_seen(pending: list[dict[str, Any]], ended_at: Optional[float]) -> Optio
 
 def deliver_spooled(
     tracking_uri: str, parent_run_id: str, experiment_id: str, sweep_name: str, final_states: Mapping[str, str],
-    spool_dir: str | Path, timeout_s: Seconds = 120.0, ended_at: Optional[Mapping[str, float]] = None,
+    spool_dir: str | Path, timeout_s: Seconds = TRACKING_PATIENCE_S, ended_at: Optional[Mapping[str, float]] = None,
 ) -> list[str]:
     """Send what trials left unsent in their spools (a trial stopped or killed while the server was
     away) and give their runs the final state (``final_states``: trial id -> FINISHED | KILLED |

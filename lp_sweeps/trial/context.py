@@ -3,6 +3,8 @@
 import dataclasses
 from typing import Any, Optional, Protocol, runtime_checkable
 
+from lp_sweeps.tracking import TRACKING_PATIENCE_S
+
 __all__ = [
     "CHECKPOINT_FILE", "PARAM_OOM_BATCH", "Replicate", "SAMPLED_PARAMS_FILE", "TAG_NODE_IP", "TAG_OOM_RETRY",
     "TAG_REPLICATE_OF", "TAG_WORLD_SIZE",
@@ -42,7 +44,7 @@ class TrialContext:
     spool_dir: Optional[str] = None
     storage_dir: Optional[str] = None  # the sweep's storage path (data-parallel trials keep their Train runs there)
     stage_data: bool = False  # copy data_dir to node-local scratch once per node (sweeps on a cluster)
-    tracking_patience_s: float = 120.0  # how long a trial's end waits for an unreachable tracking server
+    tracking_patience_s: float = TRACKING_PATIENCE_S  # how long a trial's end waits for an unreachable server
 
 
 @runtime_checkable
