@@ -60,8 +60,17 @@ def _load_cache(cache_file: Path) -> dict:
         return {}
 
 
+def _current(cache: dict) -> dict:
+    """The entries of the files that still exist as they were: without this the cache would grow
+    with every folder ever checked (copies of a project, temporary folders), and every trial reads
+    it whole."""
+    return {key: size for key, size in cache.items() if _key(Path(key.rsplit("|", 2)[0])) == key}
+
+
 def _save_cache(cache_file: Path, cache: dict) -> None:
-    """Atomic replace; a concurrent writer's entries may be lost, which only costs a re-check."""
+    """Atomic replace, keeping only :func:`_current` entries; a concurrent writer's entries may be
+    lost, which only costs a re-check."""
+    cache = _current(cache)
     try:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=cache_file.parent, delete=False, suffix=".tmp") as stream:

@@ -179,13 +179,27 @@ def _module_distributions() -> Mapping[str, list[str]]:
     return importlib.metadata.packages_distributions()
 
 
+def _top_level_modules(distribution: str) -> list[str]:
+    """The top-level modules an installed distribution declares (setuptools' ``top_level.txt``;
+    none when it has no such file or is not installed)."""
+    try:
+        return (importlib.metadata.distribution(distribution).read_text("top_level.txt") or "").split()
+    except importlib.metadata.PackageNotFoundError:  # this project run from a source folder
+        return []
+
+
 def _distributions_of(module: str) -> list[str]:
-    """The distribution named after ``module`` when there is one (a quick lookup), else those the
-    scan finds (``lightning_pose`` comes with ``lp-sweeps``)."""
+    """The distribution named after ``module`` when there is one, else this project's when it
+    ships ``module`` (``lightning_pose`` comes with ``lp-sweeps``): quick lookups. Only other
+    modules need the scan of every distribution."""
     try:
         return [importlib.metadata.distribution(module).metadata["Name"]]
     except importlib.metadata.PackageNotFoundError:
-        return list(_module_distributions().get(module) or [])
+        pass
+    home = __name__.split(".")[0]  # lp_sweeps: its distribution's name normalises to it
+    if module in _top_level_modules(home):
+        return [importlib.metadata.distribution(home).metadata["Name"]]
+    return list(_module_distributions().get(module) or [])
 
 
 @functools.lru_cache(maxsize=None)

@@ -38,6 +38,18 @@ def test_good_images_pass_and_the_result_is_cached(tmp_path):
     check_labeled_images(root, names, keypoints, NAMES, "C.csv", cache_file=cache)
 
 
+def test_the_cache_keeps_only_files_that_still_exist_unchanged(tmp_path):
+    root, names, keypoints = _project(tmp_path, 3)
+    cache = tmp_path / "cache.json"
+    check_labeled_images(root, names[:2], keypoints[:2], NAMES, "C.csv", cache_file=cache)
+    assert len(json.loads(cache.read_text())) == 2
+    (root / names[0]).unlink()
+    time.sleep(0.01)
+    cv2.imwrite(str(root / names[1]), np.full((20, 40), 7, np.uint8))  # rewritten: its old entry is stale
+    check_labeled_images(root, names[2:], keypoints[2:], NAMES, "C.csv", cache_file=cache)  # a new file: saved
+    assert sorted(Path(key.split("|")[0]).name for key in json.loads(cache.read_text())) == ["img2.png"]
+
+
 def test_corrupt_empty_and_mislabeled_frames_are_named(tmp_path):
     root, names, keypoints = _project(tmp_path)
     data = (root / names[1]).read_bytes()

@@ -1,5 +1,6 @@
 """lp_sweeps.tracking.naming and mlflow_client: names, values and errors."""
 
+import importlib.metadata
 from pathlib import Path
 
 import numpy as np
@@ -59,15 +60,24 @@ def test_transient_errors_are_retried_and_others_are_not():
     assert not is_transient_error(PermissionError(13, "denied"))
 
 
-def test_package_versions_scan_the_installed_distributions_at_most_once():
+def test_package_versions_are_looked_up_without_scanning_the_installed_distributions():
     """A trial's first tags (its cold start): modules named like their distribution are looked up
-    directly; only ``lightning_pose`` (shipped in ``lp-sweeps``) needs the scan, done once."""
+    directly, ``lightning_pose`` in the distribution that ships ``lp_sweeps`` (``lp-sweeps``); the
+    scan of every distribution (about a second) is not needed."""
     naming.module_version.cache_clear()
     naming._module_distributions.cache_clear()
     tags = naming.provenance_tags()
     assert tags["lp_sweeps.version.mlflow"] == mlflow.__version__
     assert tags["lp_sweeps.version.optuna"] == optuna.__version__
     assert tags["lp_sweeps.version.lightning_pose"] == f"{tags['lp_sweeps.version.lp_sweeps']} (lp-sweeps)"
-    assert naming._module_distributions.cache_info().misses == 1
+    assert tags["lp_sweeps.version.lp_sweeps"] == importlib.metadata.version("lp-sweeps")
+    assert naming._module_distributions.cache_info().misses == 0
     naming.provenance_tags()
+    assert naming._module_distributions.cache_info().misses == 0
+
+
+def test_a_module_of_no_known_distribution_is_found_by_the_scan_once():
+    naming._module_distributions.cache_clear()
+    assert naming._distributions_of("yaml") == ["PyYAML"]  # PyYAML's module is not named after it
+    assert naming._distributions_of("_yaml") == ["PyYAML"]
     assert naming._module_distributions.cache_info().misses == 1
