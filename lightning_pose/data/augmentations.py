@@ -23,6 +23,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from lightning_pose.config import CONFIG_CHECKS, ConfigError
+from lightning_pose.data import augmentation_warps  # noqa: F401  (registers Affine, ElasticTransformation)
 from lightning_pose.data.augmentation_ops import AUGMENTATION_OPS, Resize
 from lightning_pose.registry import Registry
 

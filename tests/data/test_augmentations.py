@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from lightning_pose.data.augmentation_warps import Affine, ElasticTransformation, affine_matrix
 from lightning_pose.data.augmentation_ops import (
     CoarseDropout,
     CoarseSalt,
@@ -66,6 +67,42 @@ def test_geometric_ops_move_keypoints_with_the_image(name, kwargs, tol):
     torch.manual_seed(0)
     pipeline = imgaug_transform({name: {"p": 1.0, "kwargs": kwargs}}).with_resize(64, 64)
     assert_keypoint_on_square(pipeline, draws=12, tol=tol)
+
+
+def test_affine_rotates_clockwise_on_screen_about_the_centre_as_imgaug():
+    """A 90-degree rotation of a square image is a quarter turn: pixel (row r, column c) of an
+    N x N image goes to (row c, column N-1-r), clockwise on screen; its keypoint follows exactly."""
+    image = torch.zeros(3, 9, 9, dtype=torch.uint8)
+    image[:, 2, 6] = 200  # row 2, column 6 -> centre (6.5, 2.5)
+    op = Affine(rotate=90.0)
+    out, kps = AugmentationPipeline([op])(image, torch.tensor([[6.5, 2.5]]))
+    assert torch.equal(out, torch.rot90(image, k=-1, dims=(-2, -1)))  # k=-1: clockwise
+    assert out[0, 6, 6] == 200 and torch.allclose(kps, torch.tensor([[6.5, 6.5]]), atol=1e-5)
+
+
+def test_affine_matrix_scales_and_shears_about_the_centre():
+    m = affine_matrix(0.0, 2.0, 0.0, height=5, width=7)  # centre (3, 2) in OpenCV coordinates
+    assert np.allclose(m, [[2.0, 0.0, -3.0], [0.0, 2.0, -2.0]])
+    m = affine_matrix(0.0, 1.0, 45.0, height=5, width=7)  # x += tan(45 deg) * (y - 2)
+    assert np.allclose(m @ np.array([3.0, 4.0, 1.0]), [5.0, 4.0])
+
+
+def test_elastic_with_zero_alpha_is_the_identity_and_keeps_nan_keypoints():
+    torch.manual_seed(3)
+    image = square_image()
+    kps = torch.tensor([[10.0, 20.0], [float("nan"), float("nan")]])
+    out, moved = AugmentationPipeline([ElasticTransformation(alpha=0.0, sigma=5.0)])(image, kps)
+    assert torch.equal(out, image)
+    assert torch.equal(moved[0], kps[0]) and moved[1].isnan().all()
+
+
+def test_warps_apply_the_same_warp_to_every_context_frame():
+    torch.manual_seed(4)
+    frames = torch.stack([square_image()] * 5)
+    for op in (Affine(rotate=(-25.0, 25.0)), ElasticTransformation(alpha=(5.0, 10.0), sigma=5.0)):
+        out, _ = AugmentationPipeline([op])(frames, torch.tensor([[18.0, 26.0]]))
+        assert out.shape == frames.shape and not torch.equal(out[0], frames[0])
+        assert all(torch.equal(out[0], out[t]) for t in range(1, 5))
 
 
 def test_rot90_quarter_turn_is_exact():
@@ -142,6 +179,18 @@ def test_pixel_op_values():
     assert torch.equal(blurred, image)  # blurring a constant image changes nothing
 
 
+def test_coarse_salt_replaces_whole_cells_with_bright_values_shared_by_the_channels():
+    torch.manual_seed(5)
+    image = torch.full((3, 40, 50), 60, dtype=torch.uint8)
+    out, _ = AugmentationPipeline([CoarseSalt(p=0.3, size_percent=0.1)])(image, torch.zeros(1, 2))
+    changed = (out != image).any(0)
+    assert 0 < int(changed.sum()) < changed.numel()
+    assert (out[:, changed] >= 127).all() and (out[:, ~changed] == 60).all()
+    assert torch.equal(out[0], out[1]) and torch.equal(out[1], out[2])  # one mask, one value per pixel
+    cells = changed.reshape(4, 10, 5, 10).permute(0, 2, 1, 3).reshape(20, 100)  # 10 x 10-pixel cells
+    assert set(cells.sum(1).tolist()) <= {0, 100}  # a cell is replaced whole or not at all
+
+
 def test_motion_kernel_is_a_normalised_line():
     vertical = _motion_kernel(5, angle=0.0, direction=0.0)
     assert torch.allclose(vertical.sum(), torch.tensor(1.0, dtype=torch.float64))
@@ -172,7 +221,7 @@ def test_config_dict_rules():
     })
     assert len(pipeline) == 2
     affine = pipeline.transforms[0].transforms[0]  # wrapped in RandomApply(p=0.4)
-    assert pipeline.transforms[0].p == 0.4 and list(affine.degrees) == [-25.0, 25.0]
+    assert pipeline.transforms[0].p == 0.4 and affine.rotate == (-25.0, 25.0)
 
 
 def test_bad_configs_raise_with_names():
