@@ -5,7 +5,6 @@ soft-argmax offsets in :mod:`lightning_pose.models.heads.heatmap` rely on it.
 """
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
@@ -64,9 +63,15 @@ def evaluate_heatmaps_at_location(
     """
     radius = int(sigma * num_stds)
     n, k, h, w = heatmaps.shape
-    box = torch.ones(1, 1, 2 * radius + 1, 2 * radius + 1, dtype=heatmaps.dtype, device=heatmaps.device)
-    window_sums = F.conv2d(heatmaps.reshape(n * k, 1, h, w), box, padding=radius).reshape(n, k, h * w)
-    # truncation toward zero, as an int64 cast does; clamp keeps every index on the grid
+    # truncation toward zero, as an int64 cast does; clamp keeps every centre on the grid
     xi = locs[..., 0].detach().to(torch.int64).clamp(0, w - 1)
     yi = locs[..., 1].detach().to(torch.int64).clamp(0, h - 1)
-    return window_sums.gather(-1, (yi * w + xi)[..., None]).squeeze(-1)
+    # only the window around each centre is read (a box filter over the whole map computed
+    # (2r+1)^2 sums per pixel of which one was kept: most of the soft-argmax's time)
+    offsets = torch.arange(-radius, radius + 1, device=heatmaps.device)
+    ys = yi[..., None, None] + offsets[:, None]  # (n, k, 2r+1, 1)
+    xs = xi[..., None, None] + offsets[None, :]  # (n, k, 1, 2r+1)
+    inside = ((ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)).reshape(n, k, -1)
+    index = (ys.clamp(0, h - 1) * w + xs.clamp(0, w - 1)).reshape(n, k, -1)
+    values = heatmaps.reshape(n, k, h * w).gather(-1, index)
+    return (values * inside.to(values.dtype)).sum(-1)

@@ -52,3 +52,22 @@ def test_window_confidence_hand_computed():
     conf = evaluate_heatmaps_at_location(heatmaps, torch.tensor([[[0.0, 0.0]]]))
     corner = sum((7 * r + c + 1) for r in range(3) for c in range(3)) / 1225.0
     torch.testing.assert_close(conf, torch.tensor([[corner]]))
+
+
+def test_window_confidence_equals_a_box_filter_read_at_each_location():
+    """The window sums equal a 5x5 box filter of the whole map (zero border) read at each truncated,
+    clamped location: off-grid locations included; the gradient reaches only the window."""
+    torch.manual_seed(0)
+    heatmaps = torch.rand(3, 4, 9, 11, requires_grad=True)
+    locs = torch.stack([torch.rand(3, 4) * 15 - 2, torch.rand(3, 4) * 13 - 2], dim=-1)
+    locs[0, 0], locs[0, 1] = torch.tensor([-4.0, 20.0]), torch.tensor([10.99, 8.99])
+    conf = evaluate_heatmaps_at_location(heatmaps, locs)
+    box = torch.nn.functional.conv2d(heatmaps.detach().reshape(12, 1, 9, 11), torch.ones(1, 1, 5, 5), padding=2)
+    xi = locs[..., 0].to(torch.int64).clamp(0, 10).reshape(12)
+    yi = locs[..., 1].to(torch.int64).clamp(0, 8).reshape(12)
+    torch.testing.assert_close(conf, box[torch.arange(12), 0, yi, xi].reshape(3, 4))
+    conf[1, 2].backward()
+    x, y = int(xi[6]), int(yi[6])
+    expected = torch.zeros(9, 11)
+    expected[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3] = 1.0
+    assert torch.equal(heatmaps.grad[1, 2], expected) and heatmaps.grad.abs().sum() == expected.sum()

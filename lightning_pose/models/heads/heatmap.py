@@ -87,6 +87,8 @@ def upsample(
     n, c, h, w = heatmaps.shape
     up = F.interpolate(heatmaps, size=(2 * h, 2 * w), mode="bicubic", align_corners=False)
     kernel = _PYRAMID_KERNEL.to(dtype=up.dtype, device=up.device).expand(c, 1, 5, 5)
+    if up.device.type == "cpu":  # oneDNN's depthwise conv is ~4x faster on channels-last memory
+        return F.conv2d(up.contiguous(memory_format=torch.channels_last), kernel, padding=2, groups=c).contiguous()
     return F.conv2d(up, kernel, padding=2, groups=c)
 
 
