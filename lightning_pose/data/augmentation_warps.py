@@ -22,10 +22,10 @@ from torchvision import tv_tensors
 
 from lightning_pose.data.augmentation_ops import AUGMENTATION_OPS, GeometricOp, Param, image_size, sample_param
 
-__all__ = ["Affine", "ElasticTransformation", "affine_matrix", "warp_frames"]
+__all__ = ["Affine", "ElasticTransformation", "rotation_scale_shear_matrix", "per_frame_opencv"]
 
 
-def warp_frames(
+def per_frame_opencv(
     image: UInt8[torch.Tensor, "*batch channels height width"], warp: Callable[[np.ndarray], np.ndarray]
 ) -> UInt8[torch.Tensor, "*batch channels height width"]:
     """``warp`` (an OpenCV call on one ``(H, W, C)`` uint8 frame, same size out) on every frame."""
@@ -39,7 +39,9 @@ def warp_frames(
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).reshape(*lead, channels, height, width)
 
 
-def affine_matrix(rotate: float, scale: float, shear: float, height: int, width: int) -> Float[np.ndarray, "2 3"]:
+def rotation_scale_shear_matrix(
+    rotate: float, scale: float, shear: float, height: int, width: int
+) -> Float[np.ndarray, "2 3"]:
     """The forward 2x3 map of OpenCV pixel coordinates: x-shear by ``shear`` degrees, isotropic
     ``scale``, then a rotation by ``rotate`` degrees (clockwise on screen, as imgaug), all about
     the image centre."""
@@ -68,7 +70,8 @@ class Affine(GeometricOp):
 
     def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
         height, width = image_size(flat_inputs)
-        matrix = affine_matrix(sample_param(self.rotate), sample_param(self.scale), sample_param(self.shear), height, width)
+        angles = sample_param(self.rotate), sample_param(self.scale), sample_param(self.shear)
+        matrix = rotation_scale_shear_matrix(*angles, height, width)
         return {"matrix": matrix, "size": (height, width)}
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
@@ -80,10 +83,12 @@ class Affine(GeometricOp):
             return cv2.warpAffine(frame, params["matrix"], (width, height), flags=cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
-        return tv_tensors.wrap(warp_frames(inpt.as_subclass(torch.Tensor), warp), like=inpt)
+        return tv_tensors.wrap(per_frame_opencv(inpt.as_subclass(torch.Tensor), warp), like=inpt)
 
 
-def _shifted_keypoints(kps: tv_tensors.KeyPoints, displacement: Float[np.ndarray, "height width 2"]) -> tv_tensors.KeyPoints:
+def _shifted_keypoints(
+    kps: tv_tensors.KeyPoints, displacement: Float[np.ndarray, "height width 2"]
+) -> tv_tensors.KeyPoints:
     """Where the content under each keypoint goes: the output pixel ``q`` shows the input at ``q +
     d(q)``, so a keypoint ``p`` moves to about ``p - d(p)`` (the field is smooth); NaN stays NaN."""
     plain = kps.as_subclass(torch.Tensor)
@@ -122,4 +127,4 @@ class ElasticTransformation(GeometricOp):
             return cv2.remap(frame, map_x, map_y, interpolation=cv2.INTER_LINEAR,
                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
-        return tv_tensors.wrap(warp_frames(inpt.as_subclass(torch.Tensor), warp), like=inpt)
+        return tv_tensors.wrap(per_frame_opencv(inpt.as_subclass(torch.Tensor), warp), like=inpt)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_pose.data.augmentation_warps import Affine, ElasticTransformation, affine_matrix
+from lightning_pose.data.augmentation_warps import Affine, ElasticTransformation, rotation_scale_shear_matrix
 from lightning_pose.data.augmentation_ops import (
     CoarseDropout,
     CoarseSalt,
@@ -81,9 +81,9 @@ def test_affine_rotates_clockwise_on_screen_about_the_centre_as_imgaug():
 
 
 def test_affine_matrix_scales_and_shears_about_the_centre():
-    m = affine_matrix(0.0, 2.0, 0.0, height=5, width=7)  # centre (3, 2) in OpenCV coordinates
+    m = rotation_scale_shear_matrix(0.0, 2.0, 0.0, height=5, width=7)  # centre (3, 2) in OpenCV coordinates
     assert np.allclose(m, [[2.0, 0.0, -3.0], [0.0, 2.0, -2.0]])
-    m = affine_matrix(0.0, 1.0, 45.0, height=5, width=7)  # x += tan(45 deg) * (y - 2)
+    m = rotation_scale_shear_matrix(0.0, 1.0, 45.0, height=5, width=7)  # x += tan(45 deg) * (y - 2)
     assert np.allclose(m @ np.array([3.0, 4.0, 1.0]), [5.0, 4.0])
 
 
