@@ -32,6 +32,7 @@ __all__ = [
     "GeometricOp",
     "Param",
     "image_size",
+    "per_frame_opencv",
     "sample_param",
     "resize_image_cubic",
     "Resize",
@@ -74,17 +75,28 @@ def image_size(flat_inputs: list[Any]) -> tuple[int, int]:
     raise TypeError("augmentation ops need a tv_tensors.Image among their inputs")
 
 
+def per_frame_opencv(
+    image: UInt8[torch.Tensor, "*batch channels height width"], op: Callable[[np.ndarray], np.ndarray]
+) -> UInt8[torch.Tensor, "*batch channels out_height out_width"]:
+    """``op`` (an OpenCV call on one ``(H, W, C)`` uint8 frame) on every frame of ``(..., C, H, W)``,
+    C channels at a time as imgaug does (one channel at a time beyond OpenCV's 4 for warps)."""
+    *lead, channels, height, width = image.shape
+    frames = image.reshape(-1, channels, height, width).permute(0, 2, 3, 1).contiguous().numpy()
+    if channels <= 4:
+        out = [op(frame) for frame in frames]
+    else:
+        out = [np.stack([op(np.ascontiguousarray(frame[..., c])) for c in range(channels)], -1) for frame in frames]
+    stacked = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
+    return torch.from_numpy(stacked).permute(0, 3, 1, 2).reshape(*lead, channels, *stacked.shape[1:3])
+
+
 def resize_image_cubic(
     image: UInt8[torch.Tensor, "*batch channels in_height in_width"], height: int, width: int
 ) -> UInt8[torch.Tensor, "*batch channels out_height out_width"]:
     """Bicubic resize of uint8 ``(..., C, H, W)`` with OpenCV, C channels at a time (as imgaug)."""
-    *lead, channels, h0, w0 = image.shape
-    if (h0, w0) == (height, width):
+    if tuple(image.shape[-2:]) == (height, width):
         return image.clone()
-    frames = image.reshape(-1, channels, h0, w0).permute(0, 2, 3, 1).contiguous().numpy()
-    out = [cv2.resize(f, (width, height), interpolation=cv2.INTER_CUBIC) for f in frames]
-    stacked = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
-    return torch.from_numpy(stacked).permute(0, 3, 1, 2).reshape(*lead, channels, height, width)
+    return per_frame_opencv(image, lambda frame: cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC))
 
 
 def _scale_keypoints(kps: tv_tensors.KeyPoints, height: int, width: int) -> tv_tensors.KeyPoints:
@@ -202,12 +214,8 @@ class CropAndPad(GeometricOp):
 def _conv_same(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of uint8 ``(..., C, H, W)`` with ``kernel`` (OpenCV ``filter2D``:
     reflect-101 borders, saturating rounding to uint8), C channels at a time as imgaug does."""
-    *lead, channels, height, width = image.shape
-    frames = image.reshape(-1, channels, height, width).permute(0, 2, 3, 1).contiguous().numpy()
     k = kernel.numpy().astype(np.float32)
-    out = [cv2.filter2D(f, -1, k) for f in frames]
-    stacked = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
-    return torch.from_numpy(stacked).permute(0, 3, 1, 2).reshape(*lead, channels, height, width)
+    return per_frame_opencv(image, lambda frame: cv2.filter2D(frame, -1, k))
 
 
 def _motion_kernel(k: int, angle: float, direction: float) -> torch.Tensor:

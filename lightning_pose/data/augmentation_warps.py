@@ -11,32 +11,24 @@ coordinates are pixel centres, so a keypoint ``x`` is OpenCV's ``x - 0.5``.
 """
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 import torch
-from jaxtyping import Float, UInt8
+from jaxtyping import Float
 from torchvision import tv_tensors
 
-from lightning_pose.data.augmentation_ops import AUGMENTATION_OPS, GeometricOp, Param, image_size, sample_param
+from lightning_pose.data.augmentation_ops import (
+    AUGMENTATION_OPS,
+    GeometricOp,
+    Param,
+    image_size,
+    per_frame_opencv,
+    sample_param,
+)
 
-__all__ = ["Affine", "ElasticTransformation", "rotation_scale_shear_matrix", "per_frame_opencv"]
-
-
-def per_frame_opencv(
-    image: UInt8[torch.Tensor, "*batch channels height width"], warp: Callable[[np.ndarray], np.ndarray]
-) -> UInt8[torch.Tensor, "*batch channels height width"]:
-    """``warp`` (an OpenCV call on one ``(H, W, C)`` uint8 frame, same size out) on every frame."""
-    *lead, channels, height, width = image.shape
-    frames = image.reshape(-1, channels, height, width).permute(0, 2, 3, 1).contiguous().numpy()
-    if channels <= 4:  # OpenCV warps up to 4 channels at once
-        out = [warp(frame) for frame in frames]
-    else:
-        out = [np.stack([warp(np.ascontiguousarray(frame[..., c])) for c in range(channels)], -1) for frame in frames]
-    stacked = np.stack([o if o.ndim == 3 else o[..., None] for o in out])
-    return torch.from_numpy(stacked).permute(0, 3, 1, 2).reshape(*lead, channels, height, width)
+__all__ = ["Affine", "ElasticTransformation", "rotation_scale_shear_matrix"]
 
 
 def rotation_scale_shear_matrix(
