@@ -75,6 +75,12 @@ class TrainWorkerReporter:
     def resume_checkpoint(self) -> str | None:
         return checkpoint_file(ray.train.get_checkpoint(), self.scratch_dir / "resume")
 
+    def own_checkpoint_state(self) -> dict | None:
+        """None: a data-parallel trial only ever continues its own Train run's checkpoints (the
+        study check refuses population-based training for it), so no epoch of it is left unlogged
+        by a switch to another trial's weights."""
+        return None
+
     def report(self, metrics: dict[str, float], checkpoint_dir: str | None) -> None:
         checkpoint = None if checkpoint_dir is None else Checkpoint.from_directory(checkpoint_dir)
         ray.train.report(metrics, checkpoint=checkpoint)  # every worker calls it; rank 0's metrics count

@@ -37,7 +37,7 @@ from lp_sweeps.adapters.ray_train import (
     fit_distributed_trial, train_storage_path,
 )
 from lp_sweeps.adapters.outcomes import SweepOutcome, TrialOutcome
-from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref
+from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref, read_text
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
@@ -45,6 +45,7 @@ from lp_sweeps.progress import ProgressBoard, print_line, read_ended
 from lp_sweeps.study.metrics import EPOCH, METRICS
 from lp_sweeps.trial import SAMPLED_PARAMS_FILE, Replicate, TrialContext, run_trial
 from lp_sweeps.trial.checkpoints import newest_checkpoint
+from lp_sweeps.trial.lineage import LINEAGE_FILE
 from lp_sweeps.trial.runner import epoch_objective
 
 __all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
@@ -124,6 +125,16 @@ class RayReporter:
         candidates = ([given] if given is not None else []) + [c for c in found if given is None or c.path != given.path]
         folder = Path(self.trial_dir) / "resume"
         return newest_checkpoint([lambda c=c, i=i: checkpoint_file(c, folder / str(i)) for i, c in enumerate(candidates)])
+
+    def own_checkpoint_state(self) -> Optional[dict]:
+        """The lineage state of the newest checkpoint in this trial's storage folder that has one."""
+        storage = tune.get_context().get_storage()
+        fs = storage.storage_filesystem
+        for path in reversed(checkpoint_dirs(fs, storage.trial_fs_path.rstrip("/"))):
+            text = read_text(fs, f"{path}/{LINEAGE_FILE}")
+            if text is not None:
+                return json.loads(text)
+        return None
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pyarrow.fs
 
-__all__ = ["check_storage", "checkpoint_dirs", "checkpoint_ref", "fetch_checkpoint_file"]
+__all__ = ["check_storage", "checkpoint_dirs", "checkpoint_ref", "fetch_checkpoint_file", "read_text"]
 
 
 def check_storage(storage_path: str) -> str:
@@ -50,3 +50,11 @@ def checkpoint_dirs(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> list[
     infos = filesystem.get_file_info(pyarrow.fs.FileSelector(trial_path, allow_not_found=True))
     return sorted(i.path for i in infos if i.type == pyarrow.fs.FileType.Directory
                   and i.base_name.startswith("checkpoint_"))
+
+
+def read_text(filesystem: pyarrow.fs.FileSystem, path: str) -> str | None:
+    """A small text file of the storage (None when it is not there)."""
+    if filesystem.get_file_info(path).type != pyarrow.fs.FileType.File:
+        return None
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read().decode()

@@ -60,6 +60,10 @@ class TrialReporter(Protocol):
 
     def resume_checkpoint(self) -> Optional[str]: ...
 
+    def own_checkpoint_state(self) -> Optional[dict]:
+        """The lineage state (:mod:`lp_sweeps.trial.lineage`) of this trial's newest checkpoint."""
+        ...
+
     def report(self, metrics: dict[str, float], checkpoint_dir: Optional[str]) -> None: ...
 
 

@@ -11,14 +11,16 @@ trial's id, the epoch and the values it trained with. When a trial starts from a
   per-keypoint value whose keypoints differ), at step E; a trial of a sweep whose scheduler
   mutates values logs the series' first points (its initial values) at step 0.
 
-Its metric history continues from the donor's epoch: Lightning resumes the epoch count from the
+Its metric history continues from the donor's epoch, after the metrics of its own newest
+checkpoint (logged unless the run has them: the exploit may stop the trial before it logs the epoch
+it just reported). Lightning resumes the epoch count from the
 checkpoint. :class:`ConfiguredLearningRate` makes a changed learning rate take effect (the
 restored optimizer would otherwise keep the donor's).
 """
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
@@ -35,9 +37,11 @@ TAG_EXPLOIT_PREFIX = "lp_sweeps.pbt.epoch_"
 SERIES_PREFIX = "pbt/"
 
 
-def write_lineage(folder: str, trial_id: str, epoch: int, sampled: Mapping[str, Any]) -> None:
-    """Beside a checkpoint in ``folder``: who trained it, until which epoch, with which values."""
-    state = {"trial_id": trial_id, "epoch": int(epoch), "params": dict(sampled)}
+def write_lineage(folder: str, trial_id: str, epoch: int, sampled: Mapping[str, Any],
+                  metrics: Mapping[str, float]) -> None:
+    """Beside a checkpoint in ``folder``: who trained it, until which epoch, with which values, and
+    the epoch's metrics."""
+    state = {"trial_id": trial_id, "epoch": int(epoch), "params": dict(sampled), "metrics": dict(metrics)}
     Path(folder, LINEAGE_FILE).write_text(json.dumps(state))
 
 
@@ -67,17 +71,24 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, t
 
 
 def record_start(tracker: TrialTracker, trial_id: str, sampled: Mapping[str, Any], resume: Optional[str],
-                 mutated: Sequence[str]) -> Optional[int]:
+                 mutated: Sequence[str], own_state: Callable[[], Optional[dict]]) -> Optional[int]:
     """Record in the trial's run where this start's weights come from. Returns the epoch the trial
-    continues at when it continues from another trial's checkpoint, else None."""
+    continues at when it continues from another trial's checkpoint, else None.
+
+    Before the switch to another trial's weights, the metrics of this trial's own newest
+    checkpoint (``own_state``) are logged unless the run has them: the scheduler may stop a trial
+    to exploit it as soon as its report arrives, before the trial logs that epoch."""
     state = read_lineage(resume)
     if state is None:
         if resume is None and mutated:  # the series start at the initial values
             points = {k: v for key in mutated if key in sampled for k, v in series_points(key, sampled[key]).items()}
-            tracker.log_metrics(points, step=0)
+            tracker.log_metrics(points, step=0, once=True)  # once: a retry without a checkpoint starts again
         return None
     if state["trial_id"] == trial_id:
         return None  # its own checkpoint: a retry, a resumed sweep, a promoted HyperBand trial
+    own = own_state()
+    if own is not None and own.get("trial_id") == trial_id and own.get("metrics"):
+        tracker.log_metrics(own["metrics"], step=int(own["epoch"]), once=True)
     epoch = int(state["epoch"]) + 1
     changed = _changes(state["params"], sampled)
     text = ", ".join(f"{k}: {render_value(old)} -> {render_value(new)}" for k, (old, new) in changed.items())
@@ -86,7 +97,7 @@ def record_start(tracker: TrialTracker, trial_id: str, sampled: Mapping[str, Any
                                         f" with {text or 'its values unchanged'}",
     })
     points = {k: v for key in changed for k, v in series_points(key, sampled.get(key)).items()}
-    tracker.log_metrics(points, step=epoch)
+    tracker.log_metrics(points, step=epoch)  # not once: a trial exploited twice at one epoch records both
     return epoch
 
 

@@ -150,7 +150,7 @@ class EpochReporter(pl.Callback):
         self._last = {"epoch": trainer.current_epoch, "metrics": metrics, "trial_id": self.reporter.trial_id}
         folder = tempfile.mkdtemp(prefix="lp-trial-ckpt-")
         trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
-        write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled)
+        write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled, metrics)
         diagnostics = {
             "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
             "lp_tracking_s": self.tracking_time.seconds,
@@ -296,7 +296,8 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     resume = reporter.resume_checkpoint()
     if tracker is not None:  # a trial continuing another trial's checkpoint (PBT) records what changed
         record_start(tracker, reporter.trial_id, sampled, resume,
-                     mutations_of(study.scheduler.name, study.parameters, study.scheduler.options))
+                     mutations_of(study.scheduler.name, study.parameters, study.scheduler.options),
+                     reporter.own_checkpoint_state)
     callback = EpochReporter(reporter, tracker, epoch_objective(study), started, tracking_time, sampled)
     rate = ConfiguredLearningRate(cfg.training.optimizer_params.learning_rate)
     status = "FAILED"

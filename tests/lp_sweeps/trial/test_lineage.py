@@ -12,7 +12,11 @@ from mlflow import MlflowClient
 from lp_sweeps import sweep
 from lp_sweeps.search.pbt import PERTURBATION_FACTORS, Explorer
 from lp_sweeps.study.space import Parameter
+from lp_sweeps.tracking import SweepTracker, TrialTracker
+from lp_sweeps.trial.context import CHECKPOINT_FILE
+from lp_sweeps.trial.lineage import record_start, write_lineage
 from tests.lp_sweeps.conftest import LR, TINY_OVERRIDES, write_study
+from tests.lp_sweeps.tracking.conftest import history, store, template_db  # noqa: F401 - fixtures
 
 MAX_EPOCHS = 4
 WEIGHT = "losses.temporal.log_weight"
@@ -45,6 +49,37 @@ def test_explorer_perturbs_within_the_ranges_and_per_keypoint_group():
     assert new["losses.temporal.epsilon"][1] == first and first in (6.0, 4.0) and last in (10.0, 9.0 * 0.8)
 
 
+def test_an_exploit_first_logs_the_trials_own_epoch_that_its_report_left_unlogged(store, tmp_path):
+    """The scheduler may stop a trial to exploit it as soon as its epoch-1 report arrives, before
+    the trial logs that epoch: its restart logs it from its own newest checkpoint, once."""
+    parent = (sweeps := SweepTracker(store, "pbt")).start_sweep("s", params={}, tags={})
+    donor = tmp_path / "donor"
+    donor.mkdir()
+    write_lineage(str(donor), "t2", 1, {LR: 1e-3, WEIGHT: 5.0}, {"val_pixel_error": 3.0})
+    own = {"trial_id": "t1", "epoch": 1, "params": {LR: 2e-3, WEIGHT: 5.0}, "metrics": {"val_pixel_error": 4.0}}
+    asked = []
+
+    def own_state():
+        asked.append(1)
+        return own
+
+    for attempt in range(2):  # the second: a retry that starts from the donor's checkpoint again
+        trial = TrialTracker(store, parent, sweeps.experiment_id, "t1", "t1", "s", spool_dir=tmp_path / "spool")
+        run_id = trial.start()
+        if attempt == 0:
+            trial.log_metrics({"val_pixel_error": 5.0}, step=0)
+        sampled = {LR: 1.2e-3, WEIGHT: 5.0}
+        epoch = record_start(trial, "t1", sampled, str(donor / CHECKPOINT_FILE), [LR, WEIGHT], own_state)
+        assert epoch == 2
+        assert record_start(trial, "t1", sampled, None, [], own_state) is None  # no checkpoint: not asked
+        trial.end("KILLED")
+        assert history(store, run_id, "val_pixel_error") == [(0, 5.0), (1, 4.0)]
+        assert history(store, run_id, f"pbt/{LR}") == [(2, pytest.approx(1.2e-3))] * (attempt + 1)
+    assert len(asked) == 2
+    tags = MlflowClient(store).get_run(run_id).data.tags
+    assert tags["lp_sweeps.pbt.epoch_2"] == f"continues trial t2's checkpoint of epoch 1 with {LR}: 0.001 -> 0.0012"
+
+
 @pytest.mark.slow
 def test_an_exploited_trial_records_the_change_and_continues_from_the_donors_epoch(tmp_path):
     record = sweep.launch(write_study(tmp_path, STUDY), [], project_dir=tmp_path / "project", num_cpus=2,
@@ -72,8 +107,15 @@ def test_an_exploited_trial_records_the_change_and_continues_from_the_donors_epo
         assert series[epoch] == pytest.approx(new)
         head = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "lr-Adam/head")}
         assert head[epoch] == pytest.approx(new)  # the restored optimizer trains with the new rate
-        history = sorted(client.get_metric_history(run.info.run_id, "val_pixel_error"), key=lambda m: m.timestamp)
-        steps = [m.step for m in history]
-        restart = len(steps) - (MAX_EPOCHS - epoch)  # after the exploit: epoch .. MAX_EPOCHS - 1, once each
-        assert steps[restart:] == list(range(epoch, MAX_EPOCHS)), steps
-        assert steps[0] == 0 and restart >= 1  # the trial's own epochs came first, from epoch 0
+    for run in runs:
+        # the history runs from epoch 0 to the last, each epoch after the one before, except where an
+        # exploit continued at another epoch (a trial exploited at its epoch-1 report from a donor's
+        # epoch-0 checkpoint trains epoch 1 again; exploited from a donor's epoch 2, it goes on at 3)
+        values = client.get_metric_history(run.info.run_id, "val_pixel_error")
+        steps = [m.step for m in sorted(values, key=lambda m: (m.timestamp, m.step))]
+        starts = [step for i, step in enumerate(steps) if i == 0 or step != steps[i - 1] + 1]
+        exploits = {int(key.rsplit("_", 1)[1]) for key in run.data.tags if key.startswith("lp_sweeps.pbt.epoch_")}
+        assert starts[0] == 0 and set(starts[1:]) <= exploits and steps[-1] == MAX_EPOCHS - 1, (steps, exploits)
+        assert exploits <= set(steps), (steps, exploits)  # each exploit trained its first epoch
+        resumed = {int(m.step) for m in client.get_metric_history(run.info.run_id, "resumed_from_epoch")}
+        assert {epoch - 1 for epoch in exploits} <= resumed  # from the donor's checkpoint epoch
