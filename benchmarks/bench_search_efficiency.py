@@ -3,6 +3,8 @@ HyperBand + TPE on the same space; prints JSON.
 
     python benchmarks/bench_search_efficiency.py               # the full run (about an hour on 2 cores)
     python benchmarks/bench_search_efficiency.py --smoke-test  # 2 grid cells, 1 seed, 2 epochs
+    python benchmarks/bench_search_efficiency.py --methods hyperband_tpe --seed-list 2 \
+        --grid-best 16.27 --grid-trial-epochs 192  # one method and seed against an earlier run's grid
 
 The space has 16 configurations over the mission's dimensions: the heatmap head's loss
 (``model.heatmap_loss_type``: mse, kl), the downsample factor (2, 3), the temporal loss's epsilon
@@ -121,7 +123,8 @@ def _methods(args) -> dict:
     asha = {"name": "asha", "grace_period": args.grace_period, "reduction_factor": args.reduction_factor}
     hyperband = {"name": "hyperband", "reduction_factor": args.reduction_factor}
     # HyperBand's brackets need their trials created together: no concurrency limit
-    return {"asha_tpe": (asha, {"max_concurrent_trials": 2}), "hyperband_tpe": (hyperband, {})}
+    chosen = {"asha_tpe": (asha, {"max_concurrent_trials": 2}), "hyperband_tpe": (hyperband, {})}
+    return {name: chosen[name] for name in args.methods}
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -137,35 +140,49 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--size", type=int, default=128, help="image height and width")
     parser.add_argument("--data-dir", type=Path, default=None, help="default: the base config's (../shared/...)")
     parser.add_argument("--num-cpus", type=int, default=2)
+    parser.add_argument("--methods", nargs="+", choices=("asha_tpe", "hyperband_tpe"),
+                        default=["asha_tpe", "hyperband_tpe"])
+    parser.add_argument("--seed-list", type=int, nargs="+", help="these searcher seeds (default: 0 .. --seeds - 1)")
+    parser.add_argument("--grid-best", type=float,
+                        help="with --grid-trial-epochs: an earlier run's grid figures; the grid is not trained again")
+    parser.add_argument("--grid-trial-epochs", type=int)
     args = parser.parse_args(argv)
+    if (args.grid_best is None) != (args.grid_trial_epochs is None):
+        parser.error("--grid-best and --grid-trial-epochs go together")
     space = SPACE
     if args.smoke_test:
         space, args.epochs, args.num_samples, args.seeds, args.limit_train_batches = SMOKE_SPACE, 2, 2, 1, 1
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lp-search-bench-") as tmp:
         folder = Path(tmp)
-        grid_points, grid_wall = _run(_study("grid", space, "grid", {"name": "grid"}, {"name": "fifo"},
-                                             {"num_samples": 1, "max_concurrent_trials": 2}, args), folder, args.num_cpus)
-        grid_best, grid_epochs = min(v for _, v, _ in grid_points), len(grid_points)
+        if args.grid_best is None:
+            grid_points, grid_wall = _run(_study("grid", space, "grid", {"name": "grid"}, {"name": "fifo"},
+                                                 {"num_samples": 1, "max_concurrent_trials": 2}, args), folder,
+                                          args.num_cpus)
+            grid_best, grid_epochs = min(v for _, v, _ in grid_points), len(grid_points)
+        else:
+            grid_best, grid_epochs, grid_wall = args.grid_best, args.grid_trial_epochs, None
         methods: dict[str, list] = {}
         for method, (scheduler, budget) in _methods(args).items():
-            for seed in range(args.seeds):
+            for seed in (args.seed_list if args.seed_list is not None else range(args.seeds)):
                 study = _study(f"{method}_s{seed}", space, "choice", {"name": "optuna", "seed": seed}, scheduler,
                                {"num_samples": args.num_samples, **budget}, args)
                 points, wall = _run(study, folder, args.num_cpus)
                 methods.setdefault(method, []).append(_method_row(seed, points, wall, grid_best, grid_epochs))
-    asha_median = _median_fraction(methods["asha_tpe"])
+    asha_median = _median_fraction(methods["asha_tpe"]) if "asha_tpe" in methods else None
     report = {
         "benchmark": "bench_search_efficiency",
         "configurations": len(_combinations(space)), "epochs": args.epochs, "image_size": args.size,
         "grid": {"best_val_pixel_error": round(grid_best, 4), "trial_epochs": grid_epochs,
-                 "wall_time_s": round(grid_wall, 1)},
+                 "wall_time_s": None if grid_wall is None else round(grid_wall, 1), "trained": grid_wall is not None},
         "methods": methods,
         "asha_tpe_median_fraction_when_within_5pct": asha_median,
-        "hyperband_tpe_median_fraction_when_within_5pct": _median_fraction(methods["hyperband_tpe"]),
+        "hyperband_tpe_median_fraction_when_within_5pct": (_median_fraction(methods["hyperband_tpe"])
+                                                           if "hyperband_tpe" in methods else None),
         "target_met": asha_median is not None and asha_median <= TARGET_FRACTION,
         "settings": {"num_samples": args.num_samples, "seeds": args.seeds, "grace_period": args.grace_period,
                      "reduction_factor": args.reduction_factor, "limit_train_batches": args.limit_train_batches,
+                     "methods": args.methods, "seed_list": args.seed_list,
                      "smoke_test": args.smoke_test},
         "wall_time_s": round(time.perf_counter() - start, 1),
     }
