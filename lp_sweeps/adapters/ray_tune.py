@@ -37,7 +37,7 @@ from lp_sweeps.adapters.ray_train import (
     fit_distributed_trial, train_storage_path,
 )
 from lp_sweeps.adapters.outcomes import SweepOutcome, TrialOutcome
-from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref, read_text
+from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref, newest_checkpoint_json
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
@@ -129,12 +129,7 @@ class RayReporter:
     def own_checkpoint_state(self) -> Optional[dict]:
         """The lineage state of the newest checkpoint in this trial's storage folder that has one."""
         storage = tune.get_context().get_storage()
-        fs = storage.storage_filesystem
-        for path in reversed(checkpoint_dirs(fs, storage.trial_fs_path.rstrip("/"))):
-            text = read_text(fs, f"{path}/{LINEAGE_FILE}")
-            if text is not None:
-                return json.loads(text)
-        return None
+        return newest_checkpoint_json(storage.storage_filesystem, storage.trial_fs_path.rstrip("/"), LINEAGE_FILE)
 
     def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
         tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))

@@ -2,13 +2,14 @@
 an object store URI such as ``s3://bucket/prefix`` (through pyarrow's filesystems, as Ray does)."""
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow.fs
 
-__all__ = ["check_storage", "checkpoint_dirs", "checkpoint_ref", "fetch_checkpoint_file", "read_text"]
+__all__ = ["check_storage", "checkpoint_dirs", "checkpoint_ref", "fetch_checkpoint_file", "newest_checkpoint_json"]
 
 
 def check_storage(storage_path: str) -> str:
@@ -52,9 +53,11 @@ def checkpoint_dirs(filesystem: pyarrow.fs.FileSystem, trial_path: str) -> list[
                   and i.base_name.startswith("checkpoint_"))
 
 
-def read_text(filesystem: pyarrow.fs.FileSystem, path: str) -> str | None:
-    """A small text file of the storage (None when it is not there)."""
-    if filesystem.get_file_info(path).type != pyarrow.fs.FileType.File:
-        return None
-    with filesystem.open_input_stream(path) as stream:
-        return stream.read().decode()
+def newest_checkpoint_json(filesystem: pyarrow.fs.FileSystem, trial_path: str, file_name: str) -> dict | None:
+    """The JSON file ``file_name`` of the newest checkpoint folder of a trial that has one."""
+    for folder in reversed(checkpoint_dirs(filesystem, trial_path)):
+        path = f"{folder}/{file_name}"
+        if filesystem.get_file_info(path).type == pyarrow.fs.FileType.File:
+            with filesystem.open_input_stream(path) as stream:
+                return json.loads(stream.read().decode())
+    return None

@@ -1,6 +1,7 @@
 """Trial results and checkpoints on S3-compatible storage: ``--storage-path s3://bucket/prefix``
 against a real local S3 server (moto's, on 127.0.0.1), a real local Ray and MLflow on SQLite."""
 
+import json
 from pathlib import Path
 
 import pyarrow.fs
@@ -10,6 +11,7 @@ from mlflow import MlflowClient
 from moto.server import ThreadedMotoServer
 
 from lp_sweeps import sweep
+from lp_sweeps.adapters.storage import newest_checkpoint_json
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -59,3 +61,21 @@ def test_an_unusable_storage_path_fails_before_anything_runs(s3, tmp_path):
     with pytest.raises(ValueError, match="cannot use storage path 's3://no-such-bucket/runs'"):
         sweep.launch(QUICKSTART, ["budget.num_samples=1"], project_dir=tmp_path, storage_path="s3://no-such-bucket/runs")
     assert not (tmp_path / "mlruns.db").exists()  # no tracking run was opened
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_the_newest_checkpoint_folder_with_the_file_is_read(where, request, tmp_path):
+    """A PBT-exploited trial reads its own newest checkpoint's state this way, locally or in S3."""
+    if where == "s3":
+        filesystem, root = request.getfixturevalue("s3"), "lp-sweeps/trial"
+    else:
+        filesystem, root = pyarrow.fs.LocalFileSystem(), str(tmp_path / "trial")
+    for name, state in (("checkpoint_000000", {"epoch": 0}), ("checkpoint_000001", {"epoch": 1}),
+                        ("checkpoint_000002", None)):  # the newest has no state file (yet)
+        filesystem.create_dir(f"{root}/{name}", recursive=True)
+        if state is not None:
+            with filesystem.open_output_stream(f"{root}/{name}/trial_state.json") as out:
+                out.write(json.dumps(state).encode())
+    assert newest_checkpoint_json(filesystem, root, "trial_state.json") == {"epoch": 1}
+    assert newest_checkpoint_json(filesystem, root, "other.json") is None
+    assert newest_checkpoint_json(filesystem, f"{root}-absent", "trial_state.json") is None
