@@ -11,11 +11,11 @@ trial's id, the epoch and the values it trained with. When a trial starts from a
   per-keypoint value whose keypoints differ), at step E; a trial of a sweep whose scheduler
   mutates values logs the series' first points (its initial values) at step 0.
 
-Its metric history continues from the donor's epoch, after the metrics of its own newest
-checkpoint (logged unless the run has them: the exploit may stop the trial before it logs the epoch
-it just reported). Lightning resumes the epoch count from the
-checkpoint. :class:`ConfiguredLearningRate` makes a changed learning rate take effect (the
-restored optimizer would otherwise keep the donor's).
+Its metric history continues from the donor's epoch (Lightning resumes the epoch count from the
+checkpoint), after the metrics of its own newest checkpoint, logged unless the run has them: the
+exploit may stop the trial before it logs the epoch it just reported.
+:class:`ConfiguredLearningRate` makes a changed learning rate take effect (the restored optimizer
+would otherwise keep the donor's).
 """
 
 import json
