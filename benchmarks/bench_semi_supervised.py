@@ -41,8 +41,8 @@ MODEL_TYPES = ("heatmap", "heatmap_mhcrnn")
 
 
 class EpochClock(pl.Callback):
-    """Per training epoch: its seconds, the steps' wait for data and the steps' own time; per
-    validation epoch: its seconds."""
+    """Per training epoch: the steps' wait for data and the steps' own time (the epoch's seconds
+    are their sum); per validation epoch: its seconds."""
 
     def __init__(self) -> None:
         self.epochs: list[dict] = []
@@ -50,7 +50,7 @@ class EpochClock(pl.Callback):
         self._batch_end = self._batch_start = self._val_start = 0.0
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
-        self.epochs.append({"seconds": 0.0, "data_wait_s": 0.0, "step_s": 0.0, "steps": 0})
+        self.epochs.append({"data_wait_s": 0.0, "step_s": 0.0, "steps": 0})
         self._batch_end = time.perf_counter()
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
@@ -62,7 +62,6 @@ class EpochClock(pl.Callback):
         epoch = self.epochs[-1]
         epoch["step_s"] += self._batch_end - self._batch_start
         epoch["steps"] += 1
-        epoch["seconds"] = epoch["data_wait_s"] + epoch["step_s"]
 
     def on_validation_epoch_start(self, trainer, pl_module) -> None:
         self._val_start = time.perf_counter()
@@ -83,6 +82,10 @@ def overrides(model_type: str, args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _epoch_seconds(epoch: dict) -> float:
+    return epoch["data_wait_s"] + epoch["step_s"]
+
+
 def _rounded(values: list[float]) -> list[float]:
     return [round(v, 2) for v in values]
 
@@ -97,8 +100,8 @@ def measure(model_type: str, args: argparse.Namespace) -> dict:
     later = clock.epochs[1:] or clock.epochs
     steps = sum(e["steps"] for e in later)
     return {
-        "epoch_s": _rounded([e["seconds"] for e in clock.epochs]),
-        "median_epoch_s_after_first": round(statistics.median(e["seconds"] for e in later), 2),
+        "epoch_s": _rounded([_epoch_seconds(e) for e in clock.epochs]),
+        "median_epoch_s_after_first": round(statistics.median(_epoch_seconds(e) for e in later), 2),
         "steps_after_first": steps,
         "data_wait_s_per_step": round(sum(e["data_wait_s"] for e in later) / steps, 3),
         "step_s_per_step": round(sum(e["step_s"] for e in later) / steps, 3),
