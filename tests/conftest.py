@@ -17,6 +17,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from tests.ci import missing  # noqa: E402
+from tests.disk import (  # noqa: E402,F401 (hooks: shared test folders freed after their last test)
+    pytest_collection_finish,
+    pytest_runtest_makereport,
+    pytest_runtest_protocol,
+)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 MIRROR_MOUSE = pathlib.Path(

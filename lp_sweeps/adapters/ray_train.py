@@ -13,6 +13,7 @@ checkpoints (``ray.train.get_checkpoint``). Worker failures are first retried in
 import dataclasses
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,8 +108,11 @@ def _train_worker(config: dict) -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     reporter = TrainWorkerReporter(trial.trial_id, trial.trial_name, scratch)
     placement = WorkerPlacement(rank=rank, world_size=world_size, trainer_settings=_trainer_settings(trial.gpus_per_worker > 0))
-    run_trial(study, trial.sampled, context, reporter, model_dir=str(scratch / "model"), placement=placement,
-              replicate=trial.replicate, number=trial.number)
+    try:
+        run_trial(study, trial.sampled, context, reporter, model_dir=str(scratch / "model"), placement=placement,
+                  replicate=trial.replicate, number=trial.number)
+    finally:  # what the worker kept is in the run's storage and in MLflow by now; a restart starts afresh
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def fit_distributed_trial(trial: DistributedTrial, study: Study, context: TrialContext,

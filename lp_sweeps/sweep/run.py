@@ -267,7 +267,10 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     outcome = fit_sweep(study, context, record.storage_dir, max_t, last_epoch, ended_file, resume=resume,
                         printer=printer, optuna_storage=record.optuna_storage, warm=warm)
     outcome.trials += run_replicates(record, study, context, outcome, max_t, last_epoch, printer)
-    if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0") or any(t.status == "ERROR" for t in outcome.trials):
+    if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0"):
+        printer(f"Ray session logs: {temp_dir}")
+    elif any(t.status == "ERROR" for t in outcome.trials):
+        _drop_trial_working_dirs(temp_dir)
         printer(f"Ray session logs: {temp_dir}")
     else:
         shutil.rmtree(temp_dir, ignore_errors=True)  # Ray session logs; kept when a trial failed
@@ -282,6 +285,14 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     record.state = "unsynced"  # until the bookkeeping below is done
     record.save()
     return _finish(record, study, outcome.trials, printer, tracking_timeout_s)
+
+
+def _drop_trial_working_dirs(temp_dir: str) -> None:
+    """Ray's session folder less the trials' working folders (``session_*/artifacts``: their
+    model folders, hundreds of MB each, whose checkpoints are in the run's storage and results in
+    MLflow); the logs, which say why a trial failed, stay."""
+    for folder in Path(temp_dir).glob("session_*/artifacts"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _finish(record: SweepRecord, study: Study, trials: Sequence[TrialOutcome], printer: Callable[[str], None],

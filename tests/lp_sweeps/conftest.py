@@ -16,6 +16,7 @@ import yaml
 
 from lp_sweeps import sweep
 from lp_sweeps.sweep import SweepRecord
+from tests.disk import release_when_unused
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "search_spaces" / "quickstart.yaml"
@@ -53,9 +54,10 @@ def write_study(folder: Path, study: dict) -> Path:
 
 
 @pytest.fixture(scope="session")
-def multi_objective_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SweepRecord]:
+def multi_objective_sweep(request: pytest.FixtureRequest,
+                          tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SweepRecord]:
     """(project folder, SweepRecord) of a finished 4-trial sweep minimising two metrics."""
-    folder = tmp_path_factory.mktemp("mo_sweep")
+    folder = release_when_unused(request, tmp_path_factory.mktemp("mo_sweep"))
     record = sweep.launch(write_study(folder, MULTI_OBJECTIVE_STUDY), [], project_dir=folder / "project",
                           num_cpus=2, printer=lambda _: None)
     assert record.state == "finished"
@@ -74,8 +76,8 @@ class FinishedSweep:
 
 
 @pytest.fixture(scope="session")
-def replicated_sweep(tmp_path_factory: pytest.TempPathFactory) -> FinishedSweep:
-    project = tmp_path_factory.mktemp("replicated")
+def replicated_sweep(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> FinishedSweep:
+    project = release_when_unused(request, tmp_path_factory.mktemp("replicated"))
     lines: list[str] = []
     record = sweep.launch(QUICKSTART, REPLICATED, project_dir=project, num_cpus=2, printer=lines.append)
     assert record.state == "finished", "\n".join(lines)

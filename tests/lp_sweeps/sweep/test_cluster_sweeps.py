@@ -34,6 +34,7 @@ from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models.factory import get_model, load_checkpoint
 from lp_sweeps.staging import MARKER_FILE
 from tests.ci import missing
+from tests.disk import release_when_unused
 from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -78,8 +79,8 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cluster_project")
+def project(request, tmp_path_factory) -> Path:
+    return release_when_unused(request, tmp_path_factory.mktemp("cluster_project"))
 
 
 def write_study(folder: Path, name: str, samples: int, max_epochs: int, resources: dict, concurrent: int) -> Path:

@@ -6,6 +6,7 @@ assertion reads what MLflow recorded through ``MlflowClient``.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,6 +144,12 @@ def test_a_sweep_with_failed_trials_exits_4_and_records_them(tmp_path):
                             text=True, timeout=900)
     assert result.returncode == 4, (result.stdout + result.stderr)[-3000:]  # ExitCode.TRIALS_FAILED
     assert "1 trial(s) failed" in result.stdout and "Ray session logs: " in result.stdout
+    ray_logs = Path(result.stdout.split("Ray session logs: ")[1].splitlines()[0])
+    try:  # the logs stay, the trials' working folders (model folders, GBs in a long sweep) do not
+        [session] = ray_logs.glob("session_2*")
+        assert any((session / "logs").glob("worker-*.err")) and not (session / "artifacts").exists()
+    finally:
+        shutil.rmtree(ray_logs, ignore_errors=True)
     record = json.loads(next((tmp_path / "p" / "sweeps").glob("*/sweep.json")).read_text())
     client = MlflowClient(record["tracking_uri"])
     runs = children(client, record["experiment_id"], record["parent_run_id"])
