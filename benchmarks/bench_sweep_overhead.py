@@ -11,6 +11,9 @@ Reported:
   start order;
 - slot utilisation: the sum of the trials' busy time (Ray's ``time_total_s``) over
   ``wall time x slots``, wall time being the Tuner run (Ray start-up excluded);
+- where the idle slot time went: the start-up (process creation and imports, the trials'
+  ``lp_process_age_s``) of each process's first trial, and the rest (Tune's scheduling between
+  trials and the end of the sweep, when one slot is done before the other);
 - MLflow logging share: the time trials waited on tracking calls over their busy time.
 Targets on a 2-core machine: overhead <= 3 s, utilisation >= 75 %, logging <= 5 %.
 """
@@ -68,6 +71,16 @@ def overhead_summary(rows: list[dict]) -> dict:
             "per_trial": [round(value, 3) for value in overheads]}
 
 
+def idle_breakdown(rows: list[dict], wall: float, slots: int) -> dict:
+    """Idle slot-seconds (``wall x slots`` less the trials' busy time), split into the start-up of
+    each process's first trial and everything else."""
+    idle = wall * slots - sum(row["time_total_s"] for row in rows)
+    firsts = [row for row in rows if row not in warm_trials(rows)]
+    startup = sum(row["lp_process_age_s"] for row in firsts)
+    return {"idle_slot_s": round(idle, 1), "process_startup_slot_s": round(startup, 1),
+            "processes": len(firsts), "other_slot_s": round(idle - startup, 1)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke-test", action="store_true")
@@ -98,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
         "epochs_per_trial": epochs,
         "start_overhead_s": overhead_summary(rows),
         "slot_utilisation": round(sum(busy) / (wall * 2), 3),
+        "idle": idle_breakdown(rows, wall, 2),
         "mlflow_logging_share": round(sum(tracking) / sum(busy), 4),
         "tuner_wall_s": round(wall, 1),
         "total_wall_s_including_ray_start": round(total, 1),

@@ -13,8 +13,15 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Optional, TypedDict, Union
 
+import jaxtyping._decorator
 from jaxtyping import Float, Int, jaxtyped
 from torch import Tensor
+
+# jaxtyping's first ``jaxtyped`` call imports JAX, when it is installed (the eks extra brings it),
+# only to hide jaxtyping's frames from JAX's tracebacks: 1-2 s of every trial process's start-up
+# for a package that never raises through JAX. That registration is marked done instead.
+if getattr(jaxtyping._decorator, "_tb_flag", False):
+    jaxtyping._decorator._tb_flag = False
 
 __all__ = [
     "LabeledBatch",

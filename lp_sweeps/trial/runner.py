@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import lightning.pytorch as pl
+import psutil
 import torch
 from omegaconf import OmegaConf
 
@@ -86,13 +87,14 @@ class EpochReporter(pl.Callback):
     trials at their last report cannot cut that short."""
 
     def __init__(self, reporter: TrialReporter, tracker: Optional[TrialTracker], metric: str, started: float,
-                 tracking_time: Stopwatch, sampled: Optional[dict] = None) -> None:
+                 tracking_time: Stopwatch, sampled: Optional[dict] = None, process_age_s: float = 0.0) -> None:
         super().__init__()
         self.reporter = reporter
         self.sampled = dict(sampled or {})
         self.tracker = tracker
         self.metric = metric
         self.started = started
+        self.process_age_s = process_age_s
         self.tracking_time = tracking_time
         self.first_step_time: Optional[float] = None
         self._last: dict = {}  # the epoch being reported: saved with its checkpoint
@@ -154,6 +156,7 @@ class EpochReporter(pl.Callback):
         diagnostics = {
             "lp_start_overhead_s": (self.first_step_time or time.perf_counter()) - self.started,
             "lp_tracking_s": self.tracking_time.seconds,
+            "lp_process_age_s": self.process_age_s,
         }
         self.pending = _Pending({**metrics, **diagnostics}, metrics, trainer.current_epoch,
                                 folder if trainer.is_global_zero else None, folder)
@@ -275,9 +278,11 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     The study's batch sizes are per trial: with N processes each takes ``ceil(batch / N)``
     labeled frames and its share of the unlabeled frames (``training.num_gpus`` = N).
     Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
-    first training step) and ``lp_tracking_s`` (time the trial waited on MLflow so far); the last
-    one also the evaluation's metrics."""
+    first training step), ``lp_tracking_s`` (time the trial waited on MLflow so far) and
+    ``lp_process_age_s`` (how long the process had existed when the trial began: its start-up and
+    imports for the first trial of a process); the last one also the evaluation's metrics."""
     started, started_at = time.perf_counter(), time.time()
+    process_age_s = started_at - psutil.Process().create_time()
     cfg = compose_trial_config(study, sampled, context.demo_dir)
     apply_seed(cfg, replicate)
     apply_loader_workers(cfg, study.resources.cpus)
@@ -298,7 +303,8 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
         record_start(tracker, reporter.trial_id, sampled, resume,
                      mutations_of(study.scheduler.name, study.parameters, study.scheduler.options),
                      reporter.own_checkpoint_state)
-    callback = EpochReporter(reporter, tracker, epoch_objective(study), started, tracking_time, sampled)
+    callback = EpochReporter(reporter, tracker, epoch_objective(study), started, tracking_time, sampled,
+                             process_age_s)
     rate = ConfiguredLearningRate(cfg.training.optimizer_params.learning_rate)
     status = "FAILED"
     try:

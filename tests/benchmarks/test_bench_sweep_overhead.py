@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_sweep_overhead import overhead_summary, warm_trials
+from benchmarks.bench_sweep_overhead import idle_breakdown, overhead_summary, warm_trials
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _row(pid: int, start: float, busy: float, overhead: float) -> dict:
+def _row(pid: int, start: float, busy: float, overhead: float, age: float = 0.0) -> dict:
     return {"pid": pid, "hostname": "node", "timestamp": start + busy, "time_total_s": busy,
-            "lp_start_overhead_s": overhead}
+            "lp_start_overhead_s": overhead, "lp_process_age_s": age}
 
 
 def test_a_trial_is_warm_when_an_earlier_trial_used_its_process():
@@ -27,6 +27,14 @@ def test_a_trial_is_warm_when_an_earlier_trial_used_its_process():
     assert summary["per_trial"] == [3.0, 2.5, 0.75, 0.5, 1.5]  # start order
     assert summary["mean"] == pytest.approx((3.0 + 2.5 + 0.75 + 0.5 + 1.5) / 5, abs=1e-3)
     assert summary["max"] == 3.0 and summary["warm_trials"] == 2 and summary["warm_mean"] == 0.625
+
+
+def test_idle_slot_time_is_split_into_first_trial_start_ups_and_the_rest():
+    # two slots, 20 s: process 10 starts up in 3 s, runs trials of 8 and 6 s (its second trial's age
+    # is not start-up); process 11 starts up in 4 s, runs one trial of 12 s
+    rows = [_row(10, 3.0, 8.0, 1.0, age=3.0), _row(10, 11.5, 6.0, 0.5, age=11.5), _row(11, 4.0, 12.0, 1.0, age=4.0)]
+    assert idle_breakdown(rows, wall=20.0, slots=2) == {
+        "idle_slot_s": 14.0, "process_startup_slot_s": 7.0, "processes": 2, "other_slot_s": 7.0}
 
 
 @pytest.mark.slow
@@ -40,4 +48,7 @@ def test_smoke_mode_reuses_a_process_and_reports_measured_figures():
     overhead = report["start_overhead_s"]
     assert len(overhead["per_trial"]) == 3 and overhead["warm_trials"] == 1 and 0 < overhead["warm_mean"] < 60
     assert 0 < report["slot_utilisation"] <= 1 and 0 <= report["mlflow_logging_share"] < 1
+    idle = report["idle"]  # three trials, the third in the first one's process: two start-ups
+    assert idle["processes"] == 2 and 0 < idle["process_startup_slot_s"] < 120
+    assert idle["idle_slot_s"] == pytest.approx(idle["process_startup_slot_s"] + idle["other_slot_s"], abs=0.11)
     assert report["tuner_wall_s"] <= report["total_wall_s_including_ray_start"]
