@@ -10,6 +10,11 @@ batch 16, supervised, ``dlc`` augmentation, Adam 1e-3, milestones [30, 40, 50] (
 same ``litpose train CONFIG --output_dir DIR`` command, each in its own process, alternating
 (ours, LP, ours, LP, ...) so that drifts in machine load hit both alike.
 
+``--ours-set KEY=VALUE`` (repeatable; for instance ``training.precision=bf16-mixed``) adds a third
+side, ``ours_set`` (its settings under ``ours_settings``): our ``litpose train`` on the same config with those keys set (this project's
+speed options, which Lightning Pose does not have), run in turn with the other two and compared
+with LP on its own ratios.
+
 Measured per run: wall time of the whole command (start-up, training, validation, prediction on
 the labeled frames), training time and training images/s (the Trainer's training epochs only:
 a callback added to every ``lightning.pytorch.Trainer`` of the process by this script's
@@ -133,11 +138,26 @@ def validation_error(model_dir: Path) -> float:
     return float(errors[errors["set"] == "validation"].drop(columns="set").stack().mean())
 
 
+def with_settings(config: dict, settings: list[str]) -> dict:
+    """A copy of ``config`` with each ``dotted.key=value`` set (values read as YAML)."""
+    changed = json.loads(json.dumps(config))
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--ours-set {setting!r}: expected KEY=VALUE, e.g. training.precision=bf16-mixed")
+        *parents, leaf = key.split(".")
+        node = changed
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return changed
+
+
 def run_once(name: str, python: str, config: Path, work: Path, log) -> dict:
     out, timings = work / "model", work / "timings.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env[TIMINGS_ENV] = str(timings)
-    if name == "ours":
+    if name != "lp":
         env["PYTHONPATH"] = str(REPO)
     command = [python, str(Path(__file__).resolve()), "--_timed", "train", str(config), "--output_dir", str(out)]
     start = time.perf_counter()
@@ -152,15 +172,16 @@ def run_once(name: str, python: str, config: Path, work: Path, log) -> dict:
 
 
 def summarise(runs: list[dict]) -> dict:
+    """Per side, the medians of its runs; per side of ours that LP ran beside, LP's over ours."""
     keys = ("wall_s", "train_s", "train_images_per_s", "val_pixel_error")
     sides = {}
-    for name in ("ours", "lp"):
+    for name in dict.fromkeys(r["impl"] for r in runs):
         mine = [r for r in runs if r["impl"] == name]
-        if mine:
-            sides[name] = {f"{k}_median": round(statistics.median(r[k] for r in mine), 3) for k in keys}
-    if len(sides) == 2:
-        ours, lp = sides["ours"], sides["lp"]
-        sides["ratios"] = {
+        sides[name] = {f"{k}_median": round(statistics.median(r[k] for r in mine), 3) for k in keys}
+    for name in [n for n in sides if n != "lp" and "lp" in sides]:
+        ours, lp = sides[name], sides["lp"]
+        suffix = "" if name == "ours" else name[len("ours"):]
+        sides[f"ratios{suffix}"] = {
             "wall_time_lp_over_ours": round(lp["wall_s_median"] / ours["wall_s_median"], 3),
             "train_time_lp_over_ours": round(lp["train_s_median"] / ours["train_s_median"], 3),
             "val_error_ours_over_lp": round(ours["val_pixel_error_median"] / lp["val_pixel_error_median"], 3),
@@ -180,25 +201,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=0, help="data-loader workers on both sides")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR)
     parser.add_argument("--keep", type=Path, help="keep the model directories and logs here")
+    parser.add_argument("--ours-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a third side: ours with this config key set (repeatable)")
     args = parser.parse_args(argv)
     if not (args.data_dir / "CollectedData.csv").is_file():
         raise SystemExit(f"mirror-mouse-example not found at {args.data_dir}")
     epochs = 1 if args.smoke_test else args.epochs
-    sides = [("ours", sys.executable)] + ([("lp", args.lp_python)] if args.lp_python else [])
+    base = lp_config(args.data_dir.resolve(), epochs, args.smoke_test, args.workers)
+    configs = {"ours": base, "ours_set": with_settings(base, args.ours_set), "lp": base}
+    sides = [("ours", sys.executable)] + ([("ours_set", sys.executable)] if args.ours_set else []) + (
+        [("lp", args.lp_python)] if args.lp_python else [])
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-vs-lp-"))
     root.mkdir(parents=True, exist_ok=True)
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump(lp_config(args.data_dir.resolve(), epochs, args.smoke_test, args.workers)))
+    for name, _ in sides:
+        (root / f"config_{name}.yaml").write_text(yaml.safe_dump(configs[name]))
     runs = []
     for repeat in range(args.repeats):
         for name, python in sides:
             work = root / f"{name}_{repeat}"
             work.mkdir()
             with open(work / "log.txt", "w") as log:
-                runs.append({**run_once(name, python, config, work, log), "repeat": repeat})
+                runs.append({**run_once(name, python, root / f"config_{name}.yaml", work, log), "repeat": repeat})
             print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     report = {"benchmark": "bench_vs_lightning_pose", "epochs": epochs, "repeats": args.repeats,
-              "smoke_test": args.smoke_test, "workers": args.workers, "runs": runs, **summarise(runs)}
+              "smoke_test": args.smoke_test, "workers": args.workers, "ours_settings": args.ours_set, "runs": runs,
+              **summarise(runs)}
     if args.keep is None:
         import shutil
 
