@@ -75,7 +75,8 @@ def idle_breakdown(rows: list[dict], wall: float, slots: int) -> dict:
     """Idle slot-seconds (``wall x slots`` less the trials' busy time), split into the start-up of
     each process's first trial and everything else."""
     idle = wall * slots - sum(row["time_total_s"] for row in rows)
-    firsts = [row for row in rows if row not in warm_trials(rows)]
+    warm = warm_trials(rows)
+    firsts = [row for row in rows if row not in warm]
     startup = sum(row["lp_process_age_s"] for row in firsts)
     return {"idle_slot_s": round(idle, 1), "process_startup_slot_s": round(startup, 1),
             "processes": len(firsts), "other_slot_s": round(idle - startup, 1)}

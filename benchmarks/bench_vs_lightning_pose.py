@@ -11,9 +11,9 @@ same ``litpose train CONFIG --output_dir DIR`` command, each in its own process,
 (ours, LP, ours, LP, ...) so that drifts in machine load hit both alike.
 
 ``--ours-set KEY=VALUE`` (repeatable; for instance ``training.precision=bf16-mixed``) adds a third
-side, ``ours_set`` (its settings under ``ours_settings``): our ``litpose train`` on the same config with those keys set (this project's
-speed options, which Lightning Pose does not have), run in turn with the other two and compared
-with LP on its own ratios.
+side, ``ours_set`` (its settings under ``ours_settings``): our ``litpose train`` on the same config
+with those keys set (this project's speed options, which Lightning Pose does not have), run in
+turn with the other two and compared with LP on its own ratios.
 
 Measured per run: wall time of the whole command (start-up, training, validation, prediction on
 the labeled frames), training time and training images/s (the Trainer's training epochs only:
@@ -139,18 +139,22 @@ def validation_error(model_dir: Path) -> float:
 
 
 def with_settings(config: dict, settings: list[str]) -> dict:
-    """A copy of ``config`` with each ``dotted.key=value`` set (values read as YAML)."""
-    changed = json.loads(json.dumps(config))
+    """A copy of ``config`` with each ``dotted.key=value`` set, parsed as our ``litpose``
+    overrides are (:func:`lightning_pose.config.load.parse_override`)."""
+    # imported here: this script also runs under LP's interpreter (``--_timed``), which has no such module
+    from omegaconf import OmegaConf
+
+    from lightning_pose.config.errors import ConfigError
+    from lightning_pose.config.load import parse_override
+
+    changed = OmegaConf.create(config)
     for setting in settings:
-        key, sep, value = setting.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--ours-set {setting!r}: expected KEY=VALUE, e.g. training.precision=bf16-mixed")
-        *parents, leaf = key.split(".")
-        node = changed
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return changed
+        try:
+            key, value = parse_override(setting)
+        except ConfigError as err:
+            raise SystemExit(f"--ours-set {setting!r}: expected KEY=VALUE, e.g. training.precision=bf16-mixed ({err})")
+        OmegaConf.update(changed, key, value, merge=False)
+    return OmegaConf.to_container(changed)
 
 
 def run_once(name: str, python: str, config: Path, work: Path, log) -> dict:
