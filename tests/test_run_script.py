@@ -1,11 +1,13 @@
 """The root ``run`` script (``./run setup|quickstart|tests``): shellcheck-clean, refuses unknown
-commands, and set-up is idempotent: once installed it installs nothing again.
+commands, and set-up is idempotent: once installed it installs nothing again. Each call leaves
+current bytecode for the checkout's own packages (an editable install does not compile them).
 
 The set-up test works on a copy of the repository whose ``.venv`` is a fresh venv that sees this
 venv's packages through a ``.pth`` file, so its first ``./run setup`` installs only the project
 itself (seconds, nothing downloaded) and this checkout's venv is not touched."""
 
 import hashlib
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -50,6 +52,19 @@ def _copy_with_linked_venv(destination: Path) -> Path:
     return destination
 
 
+def _stale_bytecode(repo: Path) -> list[str]:
+    """Modules of the two packages without a ``.pyc`` recording their source's current mtime and
+    size (the check Python makes before using it)."""
+    stale = []
+    for source in sorted([*(repo / "lightning_pose").rglob("*.py"), *(repo / "lp_sweeps").rglob("*.py")]):
+        cached = Path(importlib.util.cache_from_source(str(source)))
+        header = cached.read_bytes()[8:16] if cached.is_file() else b""
+        stat = source.stat()
+        if header != (int(stat.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + stat.st_size.to_bytes(4, "little"):
+            stale.append(str(source.relative_to(repo)))
+    return stale
+
+
 @pytest.mark.slow
 def test_setup_installs_once_then_does_nothing(tmp_path):
     copy = _copy_with_linked_venv(tmp_path / "repo")
@@ -63,6 +78,14 @@ def test_setup_installs_once_then_does_nothing(tmp_path):
     second = subprocess.run(["./run", "setup"], cwd=copy, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout + second.stderr
     assert second.stdout == "" and stamp.stat().st_mtime_ns == written  # nothing installed again
+    assert _stale_bytecode(copy) == []
+
+    edited = copy / "lp_sweeps" / "progress.py"
+    edited.write_text(edited.read_text() + "\n# edited\n")
+    assert _stale_bytecode(copy) == ["lp_sweeps/progress.py"]
+    fourth = subprocess.run(["./run", "setup"], cwd=copy, capture_output=True, text=True, timeout=300)
+    assert fourth.returncode == 0 and fourth.stdout == "", fourth.stdout + fourth.stderr
+    assert _stale_bytecode(copy) == []  # the edited module is compiled again
 
     with open(copy / "pyproject.toml", "a") as stream:
         stream.write("\n# changed\n")
