@@ -158,6 +158,11 @@ class BaseFeatureExtractor(pl.LightningModule):
     def forward(self, images: Float[Tensor, "..."]) -> Float[Tensor, "..."]:
         return self.get_representations(images)
 
+    def backbone_entry_modules(self) -> list[torch.nn.Module]:
+        """The modules the forward pass calls to run the backbone, images entering the first:
+        ``training.compile`` compiles these and ``training.channels_last`` hands them NHWC images."""
+        return [self.backbone]
+
     def get_parameters(self) -> list[dict] | list[Tensor]:
         return [p for p in self.parameters() if p.requires_grad]
 

@@ -95,6 +95,11 @@ class HeatmapTrackerMultiviewTransformer(BaseSupervisedTracker):
         self.rmse_loss = RegressionRMSELoss()
         self.save_hyperparameters(ignore=["loss_factory", "loss_factory_unsupervised"])
 
+    def backbone_entry_modules(self) -> list[nn.Module]:
+        """:meth:`forward_vit` calls the ViT's patch embedding and its transformer blocks, not the
+        backbone's own forward."""
+        return [self.backbone.vision_encoder.embeddings, self.backbone.vision_encoder.encoder]
+
     def forward_vit(
         self, images: Float[Tensor, "batch_views 3 height width"]
     ) -> Float[Tensor, "batch_views features rep_height rep_width"]:

@@ -40,18 +40,24 @@ def is_channels_last(module: nn.Module) -> bool:
 def apply_speed_options(model: nn.Module, channels_last: bool = False, compile: bool = False) -> nn.Module:
     """Apply ``training.channels_last`` / ``training.compile`` to a tracker (in place; returned).
 
-    channels_last converts every 4-D weight and, through a forward pre-hook on the backbone, every
-    4-D image batch entering it (labeled frames, unlabeled clips, context frames, views).
-    compile compiles the backbone, where nearly all the compute is; the heads stay eager (their
-    shapes vary between labeled and unlabeled batches, which would recompile)."""
-    backbone = getattr(model, "backbone", None)
-    if backbone is None:
+    Both act on the modules through which the forward pass runs the backbone (the tracker's
+    ``backbone_entry_modules``: the backbone itself, or for the multiview transformer the ViT's
+    patch embedding and blocks, which it calls directly). channels_last converts every 4-D weight
+    and, through forward pre-hooks on those modules, every 4-D image batch entering them (labeled
+    frames, unlabeled clips, context frames, views). compile compiles them, where nearly all the
+    compute is; the heads stay eager (their shapes vary between labeled and unlabeled batches,
+    which would recompile)."""
+    entry_modules = getattr(model, "backbone_entry_modules", None)
+    if entry_modules is None:
         raise TypeError(f"{type(model).__name__} has no backbone; speed options apply to trackers")
+    modules = entry_modules()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-        backbone.register_forward_pre_hook(_inputs_to_channels_last)
+        for module in modules:
+            module.register_forward_pre_hook(_inputs_to_channels_last)
         logger.info("channels_last memory format for the model and the backbone's input images")
     if compile:
-        backbone.compile()
+        for module in modules:
+            module.compile()
         logger.info("backbone compiled with torch.compile (the first steps include compilation)")
     return model

@@ -9,6 +9,7 @@ from lightning_pose.config import load_config
 from lightning_pose.losses.factory import get_loss_factories
 from lightning_pose.models import get_model
 from lightning_pose.models.backbones import ALLOWED_TRANSFORMER_BACKBONES_MULTIVIEW, BACKBONES
+from lightning_pose.models.performance import apply_speed_options
 from lightning_pose.models.registry import SUPERVISED_TRACKERS
 from tests.models.batches import labeled_batch
 
@@ -83,3 +84,28 @@ def test_stride16_ds3_rejected_at_build_time():
 def test_mhcrnn_needs_downsample_factor_2():
     with pytest.raises(NotImplementedError, match="downsample_factor=2 only"):
         build("resnet18", "heatmap_mhcrnn", 3)
+
+
+@pytest.mark.parametrize("model_type", SUPERVISED_TRACKERS.names())
+def test_speed_options_reach_the_modules_the_forward_pass_runs(model_type):
+    """compile and channels-last act on ``backbone_entry_modules``: the forward pass must call each
+    of them (else compiling them does nothing), and images in NHWC reach the first convolution."""
+    backbone = "vits_dino" if model_type == "heatmap_multiview_transformer" else "resnet18"
+    model = apply_speed_options(build(backbone, model_type), channels_last=True, compile=True)
+    modules = model.backbone_entry_modules()
+    assert modules and all(module._compiled_call_impl is not None for module in modules)
+    calls = [0] * len(modules)
+    for index, module in enumerate(modules):
+        module.register_forward_pre_hook(lambda *_, index=index: calls.__setitem__(index, calls[index] + 1))
+    first_conv = next(m for m in modules[0].modules() if isinstance(m, torch.nn.Conv2d))
+    layouts = []
+    first_conv.register_forward_pre_hook(
+        lambda _, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    for module in modules:  # run them eagerly: compiling is not what this test is about
+        module._compiled_call_impl = None
+    views = 2 if model_type == "heatmap_multiview_transformer" else 1
+    batch = labeled_batch(2, K, size=SIZE, views=views, context=model_type == "heatmap_mhcrnn")
+    with torch.no_grad():
+        model.eval().get_loss_inputs_labeled(batch)
+    assert calls == [1] * len(modules)  # one batched backbone pass (context frames and views included)
+    assert layouts == [True]
