@@ -4,11 +4,14 @@
     python benchmarks/bench_models.py --smoke-test    # tiny sizes, a few seconds
     python benchmarks/bench_models.py --device cpu --precision bf16-mixed --channels-last --compile
     python benchmarks/bench_models.py --device cpu --interleave 32 bf16-mixed channels-last --steps 10
+    python benchmarks/bench_models.py --device cpu --interleave 32 compile bf16-mixed+channels-last+compile
 
 The speed options are those of ``training.precision`` / ``channels_last`` / ``compile``: bf16-mixed
 (16-mixed) runs forward and loss under ``torch.autocast`` in bfloat16 (float16, with a gradient
 scaler; CUDA only), as Lightning's precision plugins do; channels_last and compile go through
 ``lightning_pose.models.performance.apply_speed_options``. ``--model-types`` picks a subset.
+``--interleave`` variants are ``32``, a precision, ``channels-last``, ``compile`` or several of them
+joined by ``+`` (``bf16-mixed+channels-last``).
 
 Each model is built through ``lightning_pose.models.get_model`` with random weights and trained
 for a few optimiser steps on a synthetic batch in the data modules' format. Context models
@@ -85,17 +88,37 @@ def make_step(model_type: str, backbone: str, size: int, batch: int, device: tor
     return step
 
 
+VARIANT_PARTS = ("32", "bf16-mixed", "channels-last", "compile")
+
+
+def variant(name: str) -> str:
+    """A checked ``--interleave`` variant: options from VARIANT_PARTS joined by ``+``, at most one precision."""
+    parts = name.split("+")
+    unknown = [part for part in parts if part not in VARIANT_PARTS]
+    if unknown or len(set(parts)) != len(parts) or ("32" in parts and "bf16-mixed" in parts):
+        raise argparse.ArgumentTypeError(f"{name!r}: join distinct options of {', '.join(VARIANT_PARTS)} with '+'")
+    return name
+
+
+def variant_options(name: str) -> argparse.Namespace:
+    """The speed options of a variant: ``bf16-mixed+channels-last+compile`` -> precision, channels_last, compile."""
+    parts = name.split("+")
+    return argparse.Namespace(precision="bf16-mixed" if "bf16-mixed" in parts else "32",
+                              channels_last="channels-last" in parts, compile="compile" in parts)
+
+
 def interleaved(model_type: str, backbone: str, size: int, batch: int, steps: int, device: torch.device,
                 variants: list[str]) -> dict:
-    """Steps of several variants (``32``, ``bf16-mixed``, ``channels-last``) taken in turn in one
-    process, so that load from other processes hits all alike; median step time per variant."""
-    steps_of = {}
+    """Steps of several variants (``32``, ``bf16-mixed``, ``channels-last+compile``, ...) taken in
+    turn in one process, so that load from other processes hits all alike; median step time per
+    variant, and each variant's two warm-up steps (compilation happens there)."""
+    steps_of, warm_up = {}, {}
     for name in variants:
-        options = argparse.Namespace(precision="32" if name == "channels-last" else name,
-                                     channels_last=name == "channels-last", compile=False)
-        steps_of[name] = make_step(model_type, backbone, size, batch, device, options)
-        steps_of[name]()  # warm-up
+        steps_of[name] = make_step(model_type, backbone, size, batch, device, variant_options(name))
+        start = time.perf_counter()
         steps_of[name]()
+        steps_of[name]()
+        warm_up[name] = round(time.perf_counter() - start, 2)
     times: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(steps):
         for name, step in steps_of.items():
@@ -105,7 +128,7 @@ def interleaved(model_type: str, backbone: str, size: int, batch: int, steps: in
     medians = {name: statistics.median(t) for name, t in times.items()}
     return {"model_type": model_type, "backbone": backbone, "device": device.type, "image_size": size,
             "batch_size": batch, "steps_each": steps,
-            "images_per_s": {name: round(batch / m, 2) for name, m in medians.items()},
+            "warm_up_s": warm_up, "images_per_s": {name: round(batch / m, 2) for name, m in medians.items()},
             "speed_up_over_first": {name: round(medians[variants[0]] / m, 3) for name, m in medians.items()}}
 
 
@@ -150,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--model-types", nargs="+", choices=MODEL_TYPES, default=MODEL_TYPES)
     parser.add_argument("--backbones", nargs="+", help="instead of resnet18 + resnet50 (not for the transformer)")
-    parser.add_argument("--interleave", nargs="+", choices=["32", "bf16-mixed", "channels-last"],
+    parser.add_argument("--interleave", nargs="+", type=variant, metavar="VARIANT",
                         help="compare these variants step by step in one process (median step times)")
     parser.add_argument("--size", type=int, help="image side (default 256; 128 with --smoke-test)")
     parser.add_argument("--batch", type=int, help="batch size (default 8; 2 with --smoke-test)")
