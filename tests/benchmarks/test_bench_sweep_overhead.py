@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_sweep_overhead import idle_breakdown, overhead_summary, warm_trials
+from benchmarks.bench_sweep_overhead import idle_breakdown, overhead_summary, targets_met, warm_trials
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,3 +52,13 @@ def test_smoke_mode_reuses_a_process_and_reports_measured_figures():
     assert idle["processes"] == 2 and 0 < idle["process_startup_slot_s"] < 120
     assert idle["idle_slot_s"] == pytest.approx(idle["process_startup_slot_s"] + idle["other_slot_s"], abs=0.11)
     assert report["tuner_wall_s"] <= report["total_wall_s_including_ray_start"]
+
+
+def test_targets_are_judged_on_the_measured_figures():
+    overheads = {"max": 3.2, "warm_mean": 0.9}
+    assert targets_met(overheads, utilisation=0.89, logging_share=0.05) == {
+        "overhead_le_3s": False, "utilisation_ge_75pct": True, "logging_le_5pct": True,
+        "warm_overhead_mean_le_1s": True, "utilisation_ge_90pct": False}
+    # no warm trial (each trial in its own process): the warm-start target is not met
+    assert not targets_met({"max": 1.0, "warm_mean": None}, 0.95, 0.01)["warm_overhead_mean_le_1s"]
+    assert targets_met({"max": 1.0, "warm_mean": 1.0}, 0.90, 0.01)["utilisation_ge_90pct"]
