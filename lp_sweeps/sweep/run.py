@@ -19,7 +19,6 @@ import contextlib
 import dataclasses
 import datetime
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +49,7 @@ from lp_sweeps.sweep.placement import NodeResources, PlacementError, placement_p
 from lp_sweeps.sweep.record import SweepRecord
 from lp_sweeps.sweep.replicates import run_replicates
 from lp_sweeps.sweep.results import results_plan
+from lp_sweeps.sweep.session_folder import PREFIX, Keep, SessionFolder, reap_dead_sessions
 from lp_sweeps.sweep.warm_start import load_warm_start
 from lp_sweeps.tracking import TRACKING_PATIENCE_S, SweepTracker, default_tracking_uri
 from lp_sweeps.trial import TrialContext
@@ -59,7 +59,6 @@ __all__ = ["DEFAULT_PROJECT_DIR", "TRACKING_TIMEOUT_S", "demo_folder", "dry_run"
 DEFAULT_PROJECT_DIR = "lp_sweeps_runs"
 TRACKING_TIMEOUT_S = TRACKING_PATIENCE_S  # the --tracking-timeout default
 _PLACEMENT_POLL_S = 2.0
-KEEP_RAY_LOGS = "LP_SWEEPS_KEEP_RAY_LOGS"  # set (to 1) to keep Ray's session logs of a sweep without failures
 
 
 def _schedule(study: Study, demo_dir: Optional[str]) -> tuple[int, int]:
@@ -136,16 +135,23 @@ def _check_placement(study: Study, printer: Callable[[str], None]) -> None:
 
 @contextlib.contextmanager
 def _ray_session(study: Study, address: Optional[str], num_cpus: Optional[int],
-                 printer: Callable[[str], None]) -> Iterator[str]:
-    """Joins (or starts) the Ray cluster and checks placement; yields Ray's session folder."""
-    temp_dir = tempfile.mkdtemp(prefix="lpray-")
-    connect(address, num_cpus, temp_dir, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
-            dashboard=study.resources.workers > 1)
+                 printer: Callable[[str], None]) -> Iterator[SessionFolder]:
+    """Joins (or starts) the Ray cluster and checks placement; yields Ray's session folder, whose
+    keep policy is applied once Ray has shut down. First frees what killed sweeps left in the
+    temp dir."""
+    reaped = reap_dead_sessions()
+    if reaped:
+        printer(f"removed the trials' working folders left by {len(reaped)} killed sweep(s) "
+                f"(their Ray logs stay): {', '.join(str(folder) for folder in reaped)}")
+    session = SessionFolder(tempfile.mkdtemp(prefix=PREFIX))
     try:
+        connect(address, num_cpus, session.path, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
+                dashboard=study.resources.workers > 1)
         _check_placement(study, printer)
-        yield temp_dir
+        yield session
     finally:
         disconnect()
+        session.settle()
 
 
 def launch(
@@ -171,13 +177,13 @@ def launch(
     warm = load_warm_start(project, warm_start, study) if warm_start else []
     demo_dir = _checked_data(study, project)
     storage = check_storage(storage_path or str(project / "ray_results"))
-    with _ray_session(study, address, num_cpus, printer) as temp_dir:
+    with _ray_session(study, address, num_cpus, printer) as session:
         record = _new_record(study, study_file, project, storage, tracking_uri, demo_dir, warm_start, warm)
         printer(f"sweep {record.sweep_name}: {num_trials(study)} trials; MLflow {record.tracking_uri}; "
                 f"results in {record.storage_dir}")
         if warm_start:
             printer(f"warm start: the searcher starts from {len(warm)} finished trials of sweep {warm_start}")
-        return _run(record, study, address, temp_dir, False, printer, tracking_timeout_s, warm)
+        return _run(record, study, address, session, False, printer, tracking_timeout_s, warm)
 
 
 def _checked_data(study: Study, project: Path) -> Optional[str]:
@@ -227,10 +233,10 @@ def resume(
         return sync(sweep_name, project_dir, printer, tracking_timeout_s)
     study = record.load_study()
     record.demo_dir = _checked_data(study, Path(record.project_dir))
-    with _ray_session(study, address, num_cpus, printer) as temp_dir:
+    with _ray_session(study, address, num_cpus, printer) as session:
         SweepTracker(record.tracking_uri, study.name).start_sweep(sweep_name)
         printer(f"resuming sweep {sweep_name}")
-        return _run(record, study, address, temp_dir, True, printer, tracking_timeout_s)
+        return _run(record, study, address, session, True, printer, tracking_timeout_s)
 
 
 def sync(
@@ -251,7 +257,7 @@ def sync(
     return _finish(record, study, trials, printer, tracking_timeout_s)
 
 
-def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: str, resume: bool,
+def _run(record: SweepRecord, study: Study, address: Optional[str], session: SessionFolder, resume: bool,
          printer: Callable[[str], None], tracking_timeout_s: float, warm: Sequence[WarmTrial] = ()) -> SweepRecord:
     context = TrialContext(
         demo_dir=record.demo_dir, tracking_uri=record.tracking_uri,
@@ -267,13 +273,10 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     outcome = fit_sweep(study, context, record.storage_dir, max_t, last_epoch, ended_file, resume=resume,
                         printer=printer, optuna_storage=record.optuna_storage, warm=warm)
     outcome.trials += run_replicates(record, study, context, outcome, max_t, last_epoch, printer)
-    if os.environ.get(KEEP_RAY_LOGS, "") not in ("", "0"):
-        printer(f"Ray session logs: {temp_dir}")
-    elif any(t.status == "ERROR" for t in outcome.trials):
-        _drop_trial_working_dirs(temp_dir)
-        printer(f"Ray session logs: {temp_dir}")
-    else:
-        shutil.rmtree(temp_dir, ignore_errors=True)  # Ray session logs; kept when a trial failed
+    if any(t.status == "ERROR" for t in outcome.trials):
+        session.keep_logs()
+    if session.keep is not Keep.NOTHING:
+        printer(f"Ray session logs: {session.path}")
     printer(f"tuner wall {outcome.wall_time_s:.1f} s")
     if outcome.interrupted:
         record.state = "interrupted"
@@ -285,14 +288,6 @@ def _run(record: SweepRecord, study: Study, address: Optional[str], temp_dir: st
     record.state = "unsynced"  # until the bookkeeping below is done
     record.save()
     return _finish(record, study, outcome.trials, printer, tracking_timeout_s)
-
-
-def _drop_trial_working_dirs(temp_dir: str) -> None:
-    """Ray's session folder less the trials' working folders (``session_*/artifacts``: their
-    model folders, hundreds of MB each, whose checkpoints are in the run's storage and results in
-    MLflow); the logs, which say why a trial failed, stay."""
-    for folder in Path(temp_dir).glob("session_*/artifacts"):
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _finish(record: SweepRecord, study: Study, trials: Sequence[TrialOutcome], printer: Callable[[str], None],
