@@ -4,15 +4,26 @@ A trial's checkpoints are its durable state: the scheduler keeps one per validat
 restarted trial (a retry after its process died, or a resumed sweep) continues from the newest
 checkpoint whose file is whole, even when the scheduler's own record of the trial is older (its
 experiment state is saved every few seconds, so a killed driver can lag behind its trials).
+
+Before Tune takes an epoch's checkpoint, the trial writes it to a scratch folder in the temp dir
+whose name carries the process id; a process killed in between leaves that folder, which no one
+will read (the checkpoint was never reported), and the next trial on the machine removes it.
 """
 
 import logging
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Optional
 
 import torch
 
-__all__ = ["checkpoint_progress", "newest_checkpoint"]
+__all__ = ["SCRATCH_PREFIX", "checkpoint_progress", "newest_checkpoint", "pid_alive", "reap_orphan_scratch",
+           "scratch_folder"]
+
+SCRATCH_PREFIX = "lp-trial-ckpt-"
 
 logger = logging.getLogger(__name__)
 
@@ -37,3 +48,31 @@ def newest_checkpoint(candidates: Sequence[Callable[[], Optional[str]]]) -> Opti
         if progress is not None and (best is None or progress > best[0]):
             best = (progress, path)
     return None if best is None else best[1]
+
+
+def pid_alive(pid: int) -> bool:
+    """True when a process ``pid`` exists on this machine (owned by anyone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def scratch_folder() -> str:
+    """A new folder in the temp dir for one epoch's checkpoint until Tune takes it over."""
+    return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
+
+
+def reap_orphan_scratch(temp_root: Optional[str] = None) -> list[Path]:
+    """Remove the checkpoint scratch folders (in ``temp_root``, default the temp dir) of processes
+    that are gone; returns them."""
+    reaped = []
+    for folder in sorted(Path(temp_root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*")):
+        pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            reaped.append(folder)
+    return reaped

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -33,6 +32,7 @@ from lp_sweeps.trial.context import (
     CHECKPOINT_FILE, PARAM_OOM_BATCH, TAG_NODE_IP, TAG_OOM_RETRY, TAG_REPLICATE_OF, TAG_WORLD_SIZE, Replicate,
     TrialContext, TrialReporter, WorkerPlacement,
 )
+from lp_sweeps.trial.checkpoints import reap_orphan_scratch, scratch_folder
 from lp_sweeps.trial.evaluation import evaluate_trial
 from lp_sweeps.trial.inputs import apply_loader_workers, apply_seed, labeled_dataset, non_default_values
 from lp_sweeps.trial.lineage import ConfiguredLearningRate, record_start, write_lineage
@@ -150,7 +150,7 @@ class EpochReporter(pl.Callback):
             self._log(metrics, trainer.current_epoch)
             return
         self._last = {"epoch": trainer.current_epoch, "metrics": metrics, "trial_id": self.reporter.trial_id}
-        folder = tempfile.mkdtemp(prefix="lp-trial-ckpt-")
+        folder = scratch_folder()
         trainer.save_checkpoint(os.path.join(folder, CHECKPOINT_FILE))  # every rank takes part; rank 0 writes
         write_lineage(folder, self.reporter.trial_id, trainer.current_epoch, self.sampled, metrics)
         diagnostics = {
@@ -283,6 +283,8 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     imports for the first trial of a process); the last one also the evaluation's metrics."""
     started, started_at = time.perf_counter(), time.time()
     process_age_s = started_at - psutil.Process().create_time()
+    for folder in reap_orphan_scratch():
+        logger.info(f"removed {folder}: an epoch checkpoint a killed trial never reported")
     cfg = compose_trial_config(study, sampled, context.demo_dir)
     apply_seed(cfg, replicate)
     apply_loader_workers(cfg, study.resources.cpus)
