@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from lp_sweeps.trial.checkpoints import pid_alive
+import psutil
 
 __all__ = ["KEEP_RAY_LOGS", "PREFIX", "Keep", "SessionFolder", "reap_dead_sessions", "session_pid"]
 
@@ -73,7 +73,7 @@ def reap_dead_sessions(temp_root: Optional[str] = None) -> list[Path]:
     reaped = []
     for folder in sorted(Path(temp_root or tempfile.gettempdir()).glob(f"{PREFIX}*")):
         pids = [session_pid(session) for session in folder.glob("session_2*")]
-        if not pids or any(pid is None or pid_alive(pid) for pid in pids):
+        if not pids or any(pid is None or psutil.pid_exists(pid) for pid in pids):
             continue
         changed = any(folder.glob("session_2*/artifacts"))
         _drop_working_folders(folder)

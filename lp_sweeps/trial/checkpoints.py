@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Optional
 
+import psutil
 import torch
 
-__all__ = ["SCRATCH_PREFIX", "checkpoint_progress", "newest_checkpoint", "pid_alive", "reap_orphan_scratch",
-           "scratch_folder"]
+__all__ = ["SCRATCH_PREFIX", "checkpoint_progress", "newest_checkpoint", "reap_orphan_scratch", "scratch_folder"]
 
 SCRATCH_PREFIX = "lp-trial-ckpt-"
 
@@ -50,17 +50,6 @@ def newest_checkpoint(candidates: Sequence[Callable[[], Optional[str]]]) -> Opti
     return None if best is None else best[1]
 
 
-def pid_alive(pid: int) -> bool:
-    """True when a process ``pid`` exists on this machine (owned by anyone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def scratch_folder() -> str:
     """A new folder in the temp dir for one epoch's checkpoint until Tune takes it over."""
     return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
@@ -72,7 +61,7 @@ def reap_orphan_scratch(temp_root: Optional[str] = None) -> list[Path]:
     reaped = []
     for folder in sorted(Path(temp_root or tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*")):
         pid = folder.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
-        if pid.isdigit() and not pid_alive(int(pid)):
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             reaped.append(folder)
     return reaped

@@ -6,7 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lp_sweeps.trial.checkpoints import SCRATCH_PREFIX, pid_alive, reap_orphan_scratch, scratch_folder
+import psutil
+
+from lp_sweeps.trial.checkpoints import SCRATCH_PREFIX, reap_orphan_scratch, scratch_folder
 
 
 def test_a_scratch_folder_carries_its_process_id():
@@ -20,7 +22,7 @@ def test_a_scratch_folder_carries_its_process_id():
 def test_scratch_folders_of_dead_processes_are_removed(tmp_path):
     process = subprocess.Popen([sys.executable, "-c", "pass"])
     process.wait()
-    assert not pid_alive(process.pid) and pid_alive(os.getpid())
+    assert not psutil.pid_exists(process.pid) and psutil.pid_exists(os.getpid())
     orphan = tmp_path / f"{SCRATCH_PREFIX}{process.pid}-k3j_2x"
     live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-a8_bq1"
     unnamed = tmp_path / f"{SCRATCH_PREFIX}k3j_2x"  # the older naming: whose it is cannot be told
