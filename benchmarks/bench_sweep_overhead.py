@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sweep_overhead.py               # 8 trials, 2 concurrent
     python benchmarks/bench_sweep_overhead.py --smoke-test  # 3 trials of 1 epoch (the third in a reused process)
+    python benchmarks/bench_sweep_overhead.py --no-fork-server  # each trial in its Ray actor, for comparison
 
 Reported:
 - per-trial start overhead: from entering the trial function to its first training step
@@ -100,12 +101,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke-test", action="store_true")
     parser.add_argument("--trials", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="trials in their Ray actors (resources.fork_server=false), as before the fork server")
     args = parser.parse_args(argv)
     trials, epochs = (3, 1) if args.smoke_test else (args.trials, args.epochs)
     overrides = [
         f"budget.num_samples={trials}", "budget.max_concurrent_trials=2", f"budget.max_epochs={epochs}",
         "scheduler={name: fifo}", "training.limit_train_batches=4",
         "video={frames_per_video: 0}",  # trials of training only, comparable with the earlier figures
+        f"resources.fork_server={str(not args.no_fork_server).lower()}",
     ]
     lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as project:
@@ -122,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "benchmark": "bench_sweep_overhead",
         "trials": len(rows),
+        "trials_in_forked_processes": sum(row["lp_pid"] != row["pid"] for row in rows),
         "slots": 2,
+        "fork_server": not args.no_fork_server,
         "epochs_per_trial": epochs,
         "start_overhead_s": overheads,
         "slot_utilisation": round(utilisation, 3),

@@ -1,9 +1,11 @@
 """The one module that imports Ray Tune: the cluster connection, the trainable, search and
 scheduling, and the sweep's run.
 
-A trial is a Tune function trainable that calls :func:`lp_sweeps.trial.run_trial` with the parsed
-study and a :class:`RayReporter`, or, with ``resources.workers`` > 1, starts a Ray Train run of
-that many data-parallel workers (:mod:`lp_sweeps.adapters.ray_train`). The searcher is a
+A trial is a Tune function trainable (:mod:`lp_sweeps.adapters.ray_tune_trial`). On a Ray this
+module started, it runs in a process forked from a fork server (:mod:`lp_sweeps.forkserver`) that
+imported the trial code while Ray started, and its Tune actor only relays
+(:mod:`lp_sweeps.adapters.ray_tune_relay`); on a cluster, and for data-parallel trials, it runs in
+its Tune actor. These three modules are the adapter; only the driver imports this one. The searcher is a
 :class:`GridSearcher`: every grid combination ``budget.num_samples`` times, and within each
 combination one ``OptunaSearch`` with the sampler of the study's searcher
 (:mod:`lp_sweeps.search.searchers`), whose Optuna study is kept in the project's Optuna storage
@@ -23,7 +25,6 @@ from typing import Optional, Union
 
 import ray
 from ray import tune
-from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import TrialScheduler, create_scheduler
 from ray.tune.search import Searcher
 from ray.tune.execution import class_cache
@@ -32,42 +33,42 @@ from ray.tune.search.optuna import OptunaSearch
 from lp_sweeps.adapters.optuna import (
     DefineByRun, WarmTrial, add_warm_trials, create_sweep_studies, make_sampler, open_storage,
 )
-from lp_sweeps.adapters.ray_train import (
-    CHECKPOINT_PATH_KEY, DRIVER_CPUS, DistributedTrial, checkpoint_file, concurrent_trials_that_fit,
-    fit_distributed_trial, train_storage_path,
-)
+from lp_sweeps.adapters.ray_train import CHECKPOINT_PATH_KEY, DRIVER_CPUS, concurrent_trials_that_fit
 from lp_sweeps.adapters.outcomes import SweepOutcome, TrialOutcome
-from lp_sweeps.adapters.storage import checkpoint_dirs, checkpoint_ref, newest_checkpoint_json
+from lp_sweeps.adapters import ray_tune_relay, ray_tune_trial
+from lp_sweeps.adapters.ray_tune_trial import TRIAL_NUMBER_KEY
+from lp_sweeps.adapters.storage import checkpoint_ref
+from lp_sweeps.forkserver import ForkServer
 from lp_sweeps.search import SCHEDULERS, SEARCHERS, GridPlan, SchedulerPlan, runs_without_searcher
 from lp_sweeps.study import Study, grid_points, num_trials
 from lp_sweeps.study.trials import random_population
 from lp_sweeps.progress import ProgressBoard, print_line, read_ended
 from lp_sweeps.study.metrics import EPOCH, METRICS
-from lp_sweeps.trial import SAMPLED_PARAMS_FILE, Replicate, TrialContext, run_trial
-from lp_sweeps.trial.checkpoints import newest_checkpoint
-from lp_sweeps.trial.lineage import LINEAGE_FILE
+from lp_sweeps.trial import SAMPLED_PARAMS_FILE, TrialContext
 from lp_sweeps.trial.runner import epoch_objective
 
-__all__ = ["GridSearcher", "RayReporter", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
+__all__ = ["GridSearcher", "SweepOutcome", "TrialOutcome", "cluster_nodes", "connect", "disconnect",
            "fit_replicates", "fit_sweep", "make_scheduler"]
 
 logger = logging.getLogger(__name__)
 
 _STARTED_LOCAL = {"value": False}
+_FORK_SERVER: dict[str, ForkServer] = {}  # the local Ray's fork server, while it runs
+FORK_SERVER_PRELOAD = [ray_tune_trial.__name__]  # what the fork server imports: all a trial needs
 # Ray Tune copies these credentials from the driver into every trial's runtime_env, and Ray's
 # runtime-env agent writes runtime_envs to its log in clear text. Trials do not need the copy: on a
 # local Ray they inherit the driver's environment, and on a cluster every node reads its own
 # (docs/scaling_out.md), so they are left out.
 SECRET_ENV_VARS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECURITY_TOKEN", "AWS_SESSION_TOKEN"})
 class_cache.ENV_VARS_TO_PROPAGATE.difference_update(SECRET_ENV_VARS)
-TRIAL_NUMBER_KEY = "trial_number"  # in a search trial's config: its number in the sweep, from 1
 TRIAL_ENV_VARS = {"TUNE_FUNCTION_THREAD_TIMEOUT_S": "600"}  # see connect()
 
 
 def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[str],
-            runtime_env: Optional[dict] = None, dashboard: bool = False) -> None:
+            runtime_env: Optional[dict] = None, dashboard: bool = False, fork_server: bool = False) -> None:
     """Join the cluster at ``address`` (or ``$RAY_ADDRESS``), else start a local one. Data-parallel
-    trials need the local one's dashboard (Ray Train cleans up stopped runs through its state API)."""
+    trials need the local one's dashboard (Ray Train cleans up stopped runs through its state API).
+    ``fork_server``: with a local Ray, first start the fork server its trials run from."""
     if ray.is_initialized():
         return
     # a stopped trial trains on to its next report; Tune waits 2 s for that before reusing its actor
@@ -78,6 +79,8 @@ def connect(address: Optional[str], num_cpus: Optional[int], temp_dir: Optional[
     if address:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=True)
         return
+    if fork_server:  # before Ray: its imports overlap Ray's start-up
+        _FORK_SERVER["server"] = ForkServer.start(FORK_SERVER_PRELOAD)
     ray.init(
         address="local",  # a new local instance, never a cluster some other `ray start` left behind
         num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1",
@@ -96,64 +99,25 @@ def cluster_nodes() -> list[dict]:
 def disconnect() -> None:
     if ray.is_initialized():
         ray.shutdown()
+    if "server" in _FORK_SERVER:  # after Ray: the trials' forked processes end with their actors
+        _FORK_SERVER.pop("server").stop()
     if _STARTED_LOCAL["value"]:
         # never hand the address of the cluster that is gone now to a later sweep or child process
         os.environ.pop("RAY_ADDRESS", None)
         _STARTED_LOCAL["value"] = False
 
 
-class RayReporter:
-    """:class:`lp_sweeps.trial.TrialReporter` for a Tune function trainable."""
-
-    def __init__(self) -> None:
-        context = tune.get_context()
-        self.trial_id = context.get_trial_id()
-        self.trial_name = context.get_trial_name()
-        self.trial_dir = context.get_trial_dir()
-        self.node_ip = ray.util.get_node_ip_address()
-
-    def resume_checkpoint(self) -> Optional[str]:
-        """The newest complete checkpoint of this trial (see :mod:`lp_sweeps.trial.checkpoints`):
-        Tune's, or a newer one in the trial's storage folder. A checkpoint of another trial (a
-        population-based exploit) is taken as given."""
-        given = tune.get_checkpoint()
-        storage = tune.get_context().get_storage()
-        fs, own_path = storage.storage_filesystem, storage.trial_fs_path.rstrip("/")
-        found = [tune.Checkpoint(path=p, filesystem=fs) for p in checkpoint_dirs(fs, own_path)]
-        if given is not None and not given.path.startswith(own_path + "/"):
-            found = []
-        candidates = ([given] if given is not None else []) + [c for c in found if given is None or c.path != given.path]
-        folder = Path(self.trial_dir) / "resume"
-        return newest_checkpoint([lambda c=c, i=i: checkpoint_file(c, folder / str(i)) for i, c in enumerate(candidates)])
-
-    def own_checkpoint_state(self) -> Optional[dict]:
-        """The lineage state of the newest checkpoint in this trial's storage folder that has one."""
-        storage = tune.get_context().get_storage()
-        return newest_checkpoint_json(storage.storage_filesystem, storage.trial_fs_path.rstrip("/"), LINEAGE_FILE)
-
-    def report(self, metrics: dict[str, float], checkpoint_dir: str) -> None:
-        tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(checkpoint_dir))
-
-
-def _trainable(config: dict, context: TrialContext, study: Study) -> None:
-    reporter = RayReporter()
-    spec = config.get("replicate")  # a replicate: {"params", "group", "seed", "source_trial_id"}
-    sampled = spec["params"] if spec else config["params"]
-    replicate = Replicate(spec["group"], spec["seed"], spec["source_trial_id"]) if spec else None
-    number = config.get(TRIAL_NUMBER_KEY)
-    Path(reporter.trial_dir, SAMPLED_PARAMS_FILE).write_text(json.dumps(sampled))
-    if study.resources.workers == 1:
-        run_trial(study, sampled, context, reporter, model_dir=os.path.join(reporter.trial_dir, "model"),
-                  replicate=replicate, number=number)
-        return
-    trial = DistributedTrial(
-        trial_id=reporter.trial_id, trial_name=reporter.trial_name, sampled=sampled,
-        workers=study.resources.workers, cpus_per_worker=study.resources.cpus, gpus_per_worker=study.resources.gpus,
-        storage_path=train_storage_path(context.storage_dir, context.sweep_name),
-        metric=epoch_objective(study), mode=METRICS[epoch_objective(study)].mode, replicate=replicate,
-        number=number,
-    )
-    fit_distributed_trial(trial, study, context, callbacks=[TuneReportCallback()])
+def _make_trainable(study: Study, context: TrialContext):
+    """The trials' Tune trainable: relayed to a forked process while a fork server runs, else the
+    trial in its actor. Both functions are named ``_trainable``: Tune checks that name when it
+    resumes a sweep, and earlier versions named the trainable so."""
+    server = _FORK_SERVER.get("server")
+    if server is not None and study.resources.workers == 1:
+        trainable = tune.with_parameters(ray_tune_relay._trainable, payload=pickle.dumps((context, study)),
+                                         server=server.address)
+    else:
+        trainable = tune.with_parameters(ray_tune_trial._trainable, context=context, study=study)
+    return tune.with_resources(trainable, _trial_resources(study))
 
 
 def _trial_resources(study: Study) -> dict[str, float]:
@@ -314,8 +278,7 @@ def fit_sweep(study: Study, context: TrialContext, storage_dir: str, max_t: int,
     report; ``ended_file`` collects the ids of the trials that ended, across runs of the sweep;
     ``optuna_storage`` keeps the searchers' studies (a resumed sweep's searcher continues them);
     ``warm`` are finished trials of an earlier sweep given to a new sweep's searcher."""
-    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
-                                    _trial_resources(study))
+    trainable = _make_trainable(study, context)
     board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, num_trials(study), printer, ended_file)
     if METRICS[study.objective.metric].stage != EPOCH:  # measured after training: only the last report has it
         os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
@@ -339,8 +302,7 @@ def fit_replicates(study: Study, context: TrialContext, storage_dir: str, replic
                    last_epoch: int, ended_file: str, printer: Callable[[str], None] = print_line) -> list[TrialOutcome]:
     """Train each replicate (``{"params", "group", "seed", "source_trial_id"}``) to the end, as
     many at once as the study allows; their results go to ``<storage>/<sweep>-replicates``."""
-    trainable = tune.with_resources(tune.with_parameters(_trainable, context=context, study=study),
-                                    _trial_resources(study))
+    trainable = _make_trainable(study, context)
     board = ProgressBoard(study.objective.metric, study.objective.mode, max_t, len(replicates), printer, ended_file)
     tuner = tune.Tuner(
         trainable, param_space={"replicate": tune.grid_search(replicates)},

@@ -93,6 +93,8 @@ class Resources:
     workers: int = 1
     # seconds to wait at launch for nodes that can hold a trial (an autoscaling cluster); 0: fail at once
     wait_for_nodes_s: float = 0.0
+    # a local sweep's trials run in processes forked from one that imported the trial code once
+    fork_server: bool = True
 
 
 SECTION_OPTIONS: dict[str, tuple[type, dict[str, Option]]] = {
@@ -120,6 +122,8 @@ SECTION_OPTIONS: dict[str, tuple[type, dict[str, Option]]] = {
         "gpus": Option(float, 0.0, minimum=0),
         "workers": Option(int, 1, minimum=1),
         "wait_for_nodes_s": Option(float, 0.0, minimum=0),
+        "fork_server": Option(bool, True, help="local sweeps: trials in processes forked from one that imported "
+                                                "their code once"),
     }),
 }
 

@@ -146,7 +146,8 @@ def _ray_session(study: Study, address: Optional[str], num_cpus: Optional[int],
     session = SessionFolder(tempfile.mkdtemp(prefix=PREFIX))
     try:
         connect(address, num_cpus, session.path, runtime_env={"env_vars": {"RAY_USAGE_STATS_ENABLED": "0"}},
-                dashboard=study.resources.workers > 1)
+                dashboard=study.resources.workers > 1,
+                fork_server=study.resources.fork_server and study.resources.workers == 1)
         _check_placement(study, printer)
         yield session
     finally:

@@ -269,7 +269,7 @@ def _evaluate(cfg, result, study: Study, tracker: Optional[TrialTracker], step: 
 
 def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: TrialReporter, model_dir: str,
               placement: WorkerPlacement = WorkerPlacement(), replicate: Optional[Replicate] = None,
-              number: Optional[int] = None) -> None:
+              number: Optional[int] = None, process_created: Optional[float] = None) -> None:
     """Train one trial to the end (or until the scheduler stops it), as one of
     ``placement.world_size`` processes, then (rank 0) evaluate it (:mod:`.evaluation`). Only rank 0
     opens the trial's MLflow run, named after the trial's ``number`` in the sweep and its values. A
@@ -280,9 +280,11 @@ def run_trial(study: Study, sampled: dict, context: TrialContext, reporter: Tria
     Besides the Lightning metrics, each report carries ``lp_start_overhead_s`` (trial start to
     first training step), ``lp_tracking_s`` (time the trial waited on MLflow so far) and
     ``lp_process_age_s`` (how long the process had existed when the trial began: its start-up and
-    imports for the first trial of a process); the last one also the evaluation's metrics."""
+    imports for the first trial of a process; ``process_created``, when given, is the creation
+    time of the scheduler's process that relays for this one); the last one also the evaluation's
+    metrics."""
     started, started_at = time.perf_counter(), time.time()
-    process_age_s = started_at - psutil.Process().create_time()
+    process_age_s = started_at - (process_created or psutil.Process().create_time())
     for folder in reap_orphan_scratch():
         logger.info(f"removed {folder}: an epoch checkpoint a killed trial never reported")
     cfg = compose_trial_config(study, sampled, context.demo_dir)

@@ -45,6 +45,7 @@ def test_smoke_mode_reuses_a_process_and_reports_measured_figures():
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)  # stdout is only the JSON
     assert report["trials"] == 3 and report["epochs_per_trial"] == 1
+    assert report["fork_server"] is True and report["trials_in_forked_processes"] == 3
     overhead = report["start_overhead_s"]
     assert len(overhead["per_trial"]) == 3 and overhead["warm_trials"] == 1 and 0 < overhead["warm_mean"] < 60
     assert 0 < report["slot_utilisation"] <= 1 and 0 <= report["mlflow_logging_share"] < 1

@@ -143,6 +143,10 @@ def test_sweep_runs_on_both_nodes_and_records_in_postgres(stack, project):
     assert len(runs) == 4 and len({r.data.tags["lp_sweeps.trial_id"] for r in runs}) == 4
     assert {r.data.tags["lp_sweeps.node_ip"] for r in runs} == {HEAD_IP, WORKER_IP}
     assert all(r.info.status == "FINISHED" and history(record, r) == [0, 1] for r in runs)
+    # on a cluster there is no fork server: each trial trains in its Tune actor
+    reports = [json.loads(line) for path in Path(record["storage_dir"], record["sweep_name"]).glob("*/result.json")
+               for line in path.read_text().splitlines()]
+    assert len({r["trial_id"] for r in reports}) == 4 and all(r["lp_pid"] == r["pid"] for r in reports)
     # the demo data was copied to the nodes' scratch space once, not once per trial (both "nodes"
     # share this machine's disk)
     staged = list((Path(stack["STACK_DIR"]) / "scratch" / "lp_sweeps_data").glob(f"*/{MARKER_FILE}"))

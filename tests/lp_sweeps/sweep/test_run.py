@@ -42,6 +42,10 @@ def test_quickstart_sweep_records_everything_in_mlflow(tmp_path):
     runs = children(client, record.experiment_id, record.parent_run_id)
     trial_ids = [run.data.tags["lp_sweeps.trial_id"] for run in runs]
     assert len(runs) == 6 and len(set(trial_ids)) == 6  # exactly one child per trial
+    # each trial trained in a process forked from the fork server, its Tune actor only relayed
+    reports = [json.loads(line) for path in Path(record.storage_dir, record.sweep_name).glob("*/result.json")
+               for line in path.read_text().splitlines()]
+    assert len({r["trial_id"] for r in reports}) == 6 and all(r["lp_pid"] != r["pid"] for r in reports)
 
     for run in runs:
         assert "model.model_type" in run.data.params and "losses.temporal.log_weight" in run.data.params
