@@ -154,6 +154,7 @@ class ForkedProcess:
             connection.send({"env": dict(os.environ), "client_pid": os.getpid()})
             pid = connection.recv()
         except (EOFError, OSError) as err:
+            connection.close()
             raise ForkServerUnavailable(f"the fork server (pid {address.pid}) did not start a process: {err!r}")
         return cls(connection, pid)
 
@@ -281,8 +282,10 @@ def _child(listener: socket.socket, sock: socket.socket) -> None:
             _, target, args, cwd = connection.recv()
             os.chdir(cwd)
             connection.send(_run_call(connection, target, args))
-    except (EOFError, OSError):
+    except (EOFError, OSError):  # the client went away
         pass
+    except BaseException:  # noqa: B036 (a failed set-up: shown in the client's log, which then runs its calls itself)
+        traceback.print_exc()
     finally:
         os._exit(0)
 

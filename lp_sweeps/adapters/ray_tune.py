@@ -1,13 +1,13 @@
-"""The one module that imports Ray Tune: the cluster connection, the trainable, search and
-scheduling, and the sweep's run.
+"""The driver's side of the Ray Tune adapter: the cluster connection (and a local sweep's fork
+server), search and scheduling, and the sweep's run.
 
 A trial is a Tune function trainable (:mod:`lp_sweeps.adapters.ray_tune_trial`). On a Ray this
 module started, it runs in a process forked from a fork server (:mod:`lp_sweeps.forkserver`) that
 imported the trial code while Ray started, and its Tune actor only relays
 (:mod:`lp_sweeps.adapters.ray_tune_relay`); on a cluster, and for data-parallel trials, it runs in
-its Tune actor. These three modules are the adapter; only the driver imports this one. The searcher is a
-:class:`GridSearcher`: every grid combination ``budget.num_samples`` times, and within each
-combination one ``OptunaSearch`` with the sampler of the study's searcher
+its Tune actor. These three modules are the only ones that import Ray Tune; only the driver imports
+this one. The searcher is a :class:`GridSearcher`: every grid combination ``budget.num_samples``
+times, and within each combination one ``OptunaSearch`` with the sampler of the study's searcher
 (:mod:`lp_sweeps.search.searchers`), whose Optuna study is kept in the project's Optuna storage
 (:mod:`lp_sweeps.adapters.optuna`). The scheduler comes from its registered plan
 (:mod:`lp_sweeps.search.schedulers`). A multi-objective study hands Optuna every metric (Ray's
