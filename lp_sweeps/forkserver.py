@@ -169,14 +169,17 @@ class ForkedProcess:
         while True:
             message = self._receive()
             if message[0] == "ask":
-                reply = ("stop",) if isinstance(raised, SystemExit) else None
                 if raised is None:
                     try:
-                        reply = ("answer", answer(message[1]))
+                        value = answer(message[1])
                     except BaseException as err:  # noqa: B036 (SystemExit is how Ray Tune stops a trial)
                         raised = err
-                        reply = ("stop",) if isinstance(err, SystemExit) else ("error", f"{type(err).__name__}: {err}")
-                self._send(reply or ("error", f"{type(raised).__name__}: {raised}"))
+                    else:
+                        self._send(("answer", value))
+                        continue
+                # once the answer raised, every later question gets the same refusal
+                stopped = isinstance(raised, SystemExit)
+                self._send(("stop",) if stopped else ("error", f"{type(raised).__name__}: {raised}"))
                 continue
             if raised is not None:
                 raise raised
